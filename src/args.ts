@@ -1,0 +1,98 @@
+// autossh's command line: its own -M, -f and -V among ssh's options, and the
+// ssh argv it builds from the rest.
+import { getopt, takesArgument, type Opt, type Token } from './getopt.js'
+
+/** current OpenSSH's options, less -M and -V, which autossh takes for itself */
+export const SSH_OPTIONS = '1246ab:c:e:fgi:kl:m:no:p:qstvw:xyAB:CD:E:F:GI:J:KL:NO:P:Q:R:S:TW:XY'
+export const OPTION_STRING = `M:V${SSH_OPTIONS}`
+
+export type CommandLine =
+  | { action: 'version' }
+  | { action: 'usage'; complaint?: string }
+  | {
+      action: 'run'
+      /** the monitor spec, `port[:echo_port]`: AUTOSSH_PORT when set, else the last -M */
+      monitor: string
+      /** true when the spec came from AUTOSSH_PORT */
+      fromEnv: boolean
+      daemon: boolean
+      tokens: Token[]
+    }
+
+export const readCommandLine = (argv: readonly string[], envPort: string | undefined): CommandLine => {
+  const { tokens, sequence, error } = getopt(argv, OPTION_STRING)
+  let monitor: string | undefined
+  let daemon = false
+  for (const { ch, arg } of sequence) {
+    if (ch === 'V') return { action: 'version' }
+    if (ch === 'M') monitor = arg
+    if (ch === 'f') daemon = true
+  }
+  if (error !== undefined) return { action: 'usage', complaint: error }
+  const fromEnv = envPort !== undefined && envPort !== ''
+  if (fromEnv) monitor = envPort
+  const hasHost = tokens.some(t => t.kind === 'operand' || t.kind === 'after')
+  if (monitor === undefined || !hasHost) return { action: 'usage' }
+  return { action: 'run', monitor, fromEnv, daemon, tokens }
+}
+
+/** autossh's strip_arg(): drop 'f' letters from a word up to the first letter that takes an argument */
+export const stripF = (word: string): string => {
+  if (word.length < 2 || word[0] !== '-') return word
+  let out = '-'
+  for (let i = 1; i < word.length; i++) {
+    const ch = word[i]!
+    if (takesArgument(OPTION_STRING, ch)) return out + word.slice(i)
+    if (ch !== 'f') out += ch
+  }
+  return out === '-' ? '' : out
+}
+
+const isOurs = (o: Opt) => o.ch === 'f' || o.ch === 'M'
+
+/** the words one option token gives ssh once -f and -M are taken out */
+const keptWords = (t: Token & { kind: 'options' }): string[] => {
+  const kept = t.opts.filter(o => !isOurs(o))
+  if (kept.length === t.opts.length) return t.next === undefined ? [t.raw] : [t.raw, t.next]
+  if (kept.length === 0) return []
+  const last = kept[kept.length - 1]!
+  const letters = '-' + kept.map(o => o.ch).join('')
+  if (last.arg === undefined) return [letters]
+  // the argument stays where it was: attached, or the next word
+  return t.next === undefined ? [letters + last.arg] : [letters, last.arg]
+}
+
+/**
+ * The argv given to ssh (after the program path): the user's words in
+ * getopt's order, without -f, -M and the first '--', with the monitor
+ * forwards where the first -M stood, or first of all when the port came
+ * from AUTOSSH_PORT.
+ */
+export const sshArgs = (tokens: readonly Token[], forwards: readonly string[], fromEnv: boolean): string[] => {
+  const out: string[] = fromEnv ? [...forwards] : []
+  let placed = fromEnv
+  for (const t of tokens) {
+    switch (t.kind) {
+      case 'options':
+        out.push(...keptWords(t))
+        if (!placed && t.opts.some(o => o.ch === 'M')) {
+          out.push(...forwards)
+          placed = true
+        }
+        break
+      case 'end':
+        break
+      case 'operand':
+        // autossh's add_arg() skips empty words
+        if (t.raw !== '') out.push(t.raw)
+        break
+      case 'after': {
+        // autossh strips -f even after '--' (but does not go to the background)
+        const word = stripF(t.raw)
+        if (word !== '') out.push(word)
+        break
+      }
+    }
+  }
+  return out
+}

@@ -1,0 +1,15 @@
+// The port the test line comes back on (pair mode), open for the whole run.
+import net from 'node:net'
+import { MONITOR_HOST } from './spec.js'
+
+/** resolves once listening; rejects with the bind error (EADDRINUSE, EACCES) */
+export const listen = (port: number): Promise<net.Server> =>
+  new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.once('error', reject)
+    server.listen({ host: MONITOR_HOST, port, backlog: 8 }, () => {
+      server.off('error', reject)
+      server.on('error', () => {})
+      resolve(server)
+    })
+  })

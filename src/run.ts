@@ -1,0 +1,129 @@
+// The I/O shell around the supervise machine: it turns signals, timers, ssh's
+// exit and probe results into events, and carries out the actions that come
+// back. Every child, timer and socket started here is stopped here.
+import createDebug from 'debug'
+import { constants } from 'node:os'
+import { LOG_DEBUG } from './log/levels.js'
+import type { Logger } from './log/logger.js'
+import type { Monitor } from './monitor/probe.js'
+import { findExecutable, KILL_GRACE_MS, startSsh, type SshChild } from './ssh.js'
+import { strerror } from './strerror.js'
+import { initialState, step, type Action, type Event, type Plan, type Signal } from './supervise.js'
+import { after, now, type Timer } from './timer.js'
+
+const trace = createDebug('autossh:supervise')
+
+export const SIGNALS: readonly Signal[] = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGABRT', 'SIGUSR1', 'SIGHUP']
+
+export interface RunOptions {
+  plan: Plan
+  sshPath: string
+  sshArgs: readonly string[]
+  log: Logger
+  /** the connection test, when monitoring */
+  monitor?: Monitor
+  /** how long one probe may take, ms */
+  probeDeadlineMs: number
+  killGraceMs?: number
+}
+
+/** supervise ssh until autossh should exit; resolves with the exit status */
+export const run = (o: RunOptions): Promise<0 | 1> =>
+  new Promise(resolve => {
+    let state = initialState()
+    let child: SshChild | undefined
+    let probe: AbortController | undefined
+    const timers = new Map<string, Timer>()
+    const queue: Event[] = []
+    let busy = false
+
+    const dispatch = (e: Event) => {
+      queue.push(e)
+      if (busy) return
+      busy = true
+      for (let ev; (ev = queue.shift()); ) {
+        const [next, actions] = step(state, ev, now(), o.plan)
+        trace('%s: %s -> %s', ev.type, state.phase.name, next.phase.name)
+        state = next
+        for (const a of actions) act(a)
+      }
+      busy = false
+    }
+
+    const onSignal = (signal: Signal) => dispatch({ type: 'signal', signal, number: constants.signals[signal] })
+    for (const s of SIGNALS) process.on(s, onSignal)
+
+    const disarm = (name: string) => {
+      timers.get(name)?.cancel()
+      timers.delete(name)
+    }
+
+    const spawn = () => {
+      let c: SshChild
+      try {
+        const path = findExecutable(o.sshPath)
+        o.log.log(LOG_DEBUG, `child of ${process.pid} execing ${path}`)
+        c = startSsh(path, o.sshArgs)
+      } catch (err) {
+        dispatch({ type: 'spawn-failed', message: `${o.sshPath}: ${strerror(err)}` })
+        return
+      }
+      child = c
+      void c.exited.then(exit => {
+        if (child === c) child = undefined
+        dispatch({ type: 'exited', ...exit })
+      })
+      dispatch({ type: 'spawned', pid: c.pid })
+    }
+
+    const act = (a: Action) => {
+      switch (a.type) {
+        case 'log':
+          o.log.log(a.level, a.message)
+          break
+        case 'arm':
+          disarm(a.timer)
+          timers.set(
+            a.timer,
+            after(a.ms, () => {
+              timers.delete(a.timer)
+              dispatch({ type: a.timer === 'wait' ? 'waited' : a.timer === 'poll' ? 'poll' : 'lifetime' })
+            }),
+          )
+          break
+        case 'disarm':
+          disarm(a.timer)
+          break
+        case 'spawn':
+          spawn()
+          break
+        case 'probe': {
+          const mine = (probe = new AbortController())
+          void o.monitor!.probe(o.probeDeadlineMs, mine.signal).then(ok => {
+            if (probe !== mine) return
+            probe = undefined
+            dispatch({ type: 'probed', ok })
+          })
+          break
+        }
+        case 'cancel-probe':
+          probe?.abort()
+          probe = undefined
+          o.monitor?.reset()
+          break
+        case 'kill':
+          child?.kill(o.killGraceMs ?? KILL_GRACE_MS, () =>
+            o.log.log(LOG_DEBUG, `ssh child ${child?.pid} did not exit after ${(o.killGraceMs ?? KILL_GRACE_MS) / 1000} seconds, sending SIGKILL`),
+          )
+          break
+        case 'exit':
+          for (const name of [...timers.keys()]) disarm(name)
+          for (const s of SIGNALS) process.off(s, onSignal)
+          o.monitor?.close()
+          resolve(a.status)
+          break
+      }
+    }
+
+    dispatch({ type: 'begin' })
+  })

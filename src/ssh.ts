@@ -1,0 +1,89 @@
+// Starting ssh, and killing it: SIGTERM, then SIGKILL if it lingers.
+import { accessSync, constants, statSync, existsSync } from 'node:fs'
+import { constants as os } from 'node:os'
+import { join } from 'node:path'
+import { execa } from 'execa'
+import type { SshExit } from './verdict.js'
+
+export const SETPRIV = '/usr/bin/setpriv'
+/** how long ssh has to leave after SIGTERM before SIGKILL */
+export const KILL_GRACE_MS = 5000
+
+const errno = (code: string): NodeJS.ErrnoException => Object.assign(new Error(code), { code })
+
+/**
+ * Find the program as execvp() would: a name with a slash is a path, any
+ * other is looked for along PATH. Throws ENOENT or EACCES as exec would.
+ */
+export const findExecutable = (file: string, pathEnv = process.env.PATH ?? '/bin:/usr/bin'): string => {
+  if (file === '') throw errno('ENOENT')
+  const candidates = file.includes('/') ? [file] : pathEnv.split(':').map(dir => join(dir || '.', file))
+  let denied = false
+  for (const c of candidates) {
+    try {
+      if (!statSync(c).isFile()) {
+        denied = true
+        continue
+      }
+      accessSync(c, constants.X_OK)
+      return c
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code
+      if (code === 'EACCES') denied = true
+      else if (file.includes('/')) throw e
+    }
+  }
+  throw errno(denied ? 'EACCES' : 'ENOENT')
+}
+
+export interface SshChild {
+  pid: number
+  exited: Promise<SshExit>
+  /** SIGTERM now; SIGKILL after graceMs if it has not gone (onForce is told) */
+  kill(graceMs: number, onForce: () => void): void
+}
+
+const hasSetpriv = (() => {
+  let known: boolean | undefined
+  return () => (known ??= existsSync(SETPRIV))
+})()
+
+/**
+ * Start ssh with inherited stdio. Where util-linux's setpriv is there, ssh is
+ * started through it with a parent-death signal, so that ssh goes too if
+ * autossh is killed without a chance to clean up (SIGKILL, the OOM killer).
+ */
+export const startSsh = (path: string, args: readonly string[]): SshChild => {
+  const [file, argv] = hasSetpriv() ? [SETPRIV, ['--pdeathsig', 'KILL', '--', path, ...args]] : [path, [...args]]
+  const sub = execa(file, argv, { stdio: 'inherit', reject: false, cleanup: false, buffer: false })
+  const pid = sub.pid
+  // fork() itself failed (out of processes or memory); findExecutable() has checked the rest
+  if (pid === undefined) throw new Error(`cannot start ${file}`)
+  const exited = sub.then(r => ({
+    code: r.signal ? null : (r.exitCode ?? null),
+    signal: r.signal ? os.signals[r.signal] : null,
+  }))
+  let gone = false
+  void exited.then(() => (gone = true))
+  return {
+    pid,
+    exited,
+    kill(graceMs, onForce) {
+      if (gone) return
+      const signal = (s: NodeJS.Signals) => {
+        try {
+          process.kill(pid, s)
+        } catch {
+          // already gone
+        }
+      }
+      signal('SIGTERM')
+      const timer = setTimeout(() => {
+        if (gone) return
+        onForce()
+        signal('SIGKILL')
+      }, graceMs)
+      void exited.then(() => clearTimeout(timer))
+    },
+  }
+}

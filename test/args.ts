@@ -1,0 +1,91 @@
+import t from 'tap'
+import { readCommandLine, sshArgs, stripF } from '../src/args.js'
+import { forwards, parseMonitorSpec } from '../src/monitor/spec.js'
+
+/** what ssh gets for a command line, as autossh builds it */
+const argvFor = (argv: string[], envPort?: string): string[] | string => {
+  const line = readCommandLine(argv, envPort)
+  if (line.action !== 'run') return line.action
+  const spec = parseMonitorSpec(line.monitor)
+  if (!spec.ok) return spec.error
+  return sshArgs(line.tokens, forwards(spec.spec), line.fromEnv)
+}
+
+const PAIR = ['-L', '20000:127.0.0.1:20000', '-R', '20000:127.0.0.1:20001']
+
+t.test('the monitor forwards replace -M where it stood', async t => {
+  t.same(argvFor(['-M', '20000', 'host', '-N']), [...PAIR, '-N', 'host'])
+  t.same(argvFor(['-N', '-M20000', 'host']), ['-N', ...PAIR, 'host'])
+  t.same(argvFor(['-M', '20000:7', 'host']), ['-L', '20000:127.0.0.1:7', 'host'])
+  t.same(argvFor(['-M', '0', '-N', 'host']), ['-N', 'host'])
+  t.same(argvFor(['-M', '0x4e20', 'host']), [...PAIR, 'host'], 'ports are numbers, written back in decimal')
+})
+
+t.test('the last -M wins, the forwards stand at the first', async t => {
+  t.same(argvFor(['-M', '0', '-N', '-M', '5', 'host']), ['-L', '5:127.0.0.1:5', '-R', '5:127.0.0.1:6', '-N', 'host'])
+})
+
+t.test('AUTOSSH_PORT beats -M; its forwards come first', async t => {
+  t.same(argvFor(['-N', 'host'], '20000'), [...PAIR, '-N', 'host'])
+  t.same(argvFor(['-M', '30000', '-N', 'host'], '20000'), [...PAIR, '-N', 'host'])
+  t.same(argvFor(['-N', '-M30000', 'host'], '20000'), [...PAIR, '-N', 'host'])
+  t.same(argvFor(['-N', 'host'], '0'), ['-N', 'host'])
+  t.same(argvFor(['-N', 'host'], ''), 'usage', 'an empty AUTOSSH_PORT is unset')
+})
+
+t.test('-f is autossh\'s wherever it stands, never inside an argument', async t => {
+  t.same(argvFor(['-M', '0', '-fN', 'host']), ['-N', 'host'])
+  t.same(argvFor(['-M', '0', '-Nf', 'host']), ['-N', 'host'])
+  t.same(argvFor(['-M', '0', '-vfv', '-f', 'host']), ['-vv', 'host'])
+  t.same(argvFor(['-M', '0', '-fl', 'f', 'host']), ['-l', 'f', 'host'])
+  t.same(argvFor(['-M', '0', '-lf', 'host']), ['-lf', 'host'])
+  t.same(argvFor(['-M', '0', '-oForwardAgent=yes', 'host']), ['-oForwardAgent=yes', 'host'])
+  t.same(argvFor(['-M', '0', '-o', '-fN', 'host']), ['-o', '-fN', 'host'])
+  t.same(argvFor(['-M', '0', '-vfo', 'Foo=f', 'host']), ['-vo', 'Foo=f', 'host'])
+  t.same(argvFor(['-M', '0', '-fvoFoo', 'host']), ['-voFoo', 'host'])
+  const line = readCommandLine(['-M', '0', 'host', '-f'], undefined)
+  t.equal(line.action === 'run' && line.daemon, true)
+})
+
+t.test('-M inside a cluster is autossh\'s too (1.4g passed it to ssh)', async t => {
+  t.same(argvFor(['-fM', '20000', 'host']), [...PAIR, 'host'])
+  t.same(argvFor(['-NM20000', 'host']), ['-N', ...PAIR, 'host'])
+  t.same(argvFor(['-NfM', '20000', 'host']), ['-N', ...PAIR, 'host'])
+})
+
+t.test('the first -- is autossh\'s; after it all is ssh\'s but -f', async t => {
+  t.same(argvFor(['-M', '20000', 'host', '-N', '--', '-M', '5', 'ls']), [...PAIR, '-N', 'host', '-M', '5', 'ls'])
+  t.same(argvFor(['-M', '0', '-N', 'host', '--', '--', 'x', '--']), ['-N', 'host', '--', 'x', '--'])
+  t.same(argvFor(['-M', '0', '--', 'host', 'tail', '-f', 'x']), ['host', 'tail', 'x'], 'as 1.4g: -f is dropped')
+  t.same(argvFor(['-M', '0', '--', 'host', 'ls', '-af']), ['host', 'ls', '-a'])
+  t.same(argvFor(['-M', '0', '-E', '--x', 'host']), ['-E', '--x', 'host'], 'an argument is not a terminator')
+})
+
+t.test('options keep their order and arguments; current OpenSSH letters', async t => {
+  t.same(argvFor(['host', '-M', '0', '-L', '1:a:2', 'cmd', 'arg', '-x']), ['-L', '1:a:2', '-x', 'host', 'cmd', 'arg'])
+  t.same(argvFor(['-M', '0', '-B', 'eth0', '-J', 'jump', '-P', 'tag', '-W', 'h:1', 'host', '-N']), [
+    '-B', 'eth0', '-J', 'jump', '-P', 'tag', '-W', 'h:1', '-N', 'host',
+  ])
+  t.same(argvFor(['-M', '0', 'host', '', 'x']), ['host', 'x'], 'empty operands are dropped as 1.4g does')
+  t.same(argvFor(['-M', '0', '-l', '', 'host']), ['-l', '', 'host'], 'an empty argument stays')
+})
+
+t.test('version, usage', async t => {
+  t.same(readCommandLine(['-V'], undefined), { action: 'version' })
+  t.same(readCommandLine(['-M', '0', 'h', '-V'], undefined), { action: 'version' })
+  t.same(readCommandLine(['-V', '-Z'], undefined), { action: 'version' })
+  t.same(readCommandLine(['-Z', '-V'], undefined), { action: 'usage', complaint: "autossh: invalid option -- 'Z'" })
+  t.same(readCommandLine(['host'], undefined), { action: 'usage' })
+  t.same(readCommandLine(['-M', '0'], undefined), { action: 'usage' })
+  t.same(readCommandLine(['-M', '0', '--'], undefined), { action: 'usage' })
+  t.same(readCommandLine(['--', '-M', '0', 'host'], undefined), { action: 'usage' })
+  t.equal(readCommandLine(['-M', '0', '--', 'host'], undefined).action, 'run')
+})
+
+t.test('stripF', async t => {
+  t.equal(stripF('-f'), '')
+  t.equal(stripF('-'), '-')
+  t.equal(stripF('x-f'), 'x-f')
+  t.equal(stripF('-ff'), '')
+  t.equal(stripF('-fof'), '-of')
+})

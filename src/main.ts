@@ -1,102 +1,134 @@
 // autossh: read the environment and the command line, then supervise ssh.
+import { resolve } from 'node:path'
+import type { Server } from 'node:net'
 import { readCommandLine, sshArgs } from './args.js'
+import { detach, READY, report, takeReadyFd } from './daemon.js'
 import { LOG_INFO } from './log/levels.js'
 import { Logger } from './log/logger.js'
+import { SYSLOG_SOCKET, syslogAvailable, syslogTarget } from './log/syslog.js'
 import { fileTarget, stderrTarget, writeAll } from './log/targets.js'
 import { listen } from './monitor/listen.js'
 import { Monitor } from './monitor/probe.js'
 import { forwards, MONITOR_HOST, parseMonitorSpec } from './monitor/spec.js'
+import { removePidFile, writePidFile } from './pidfile.js'
 import { run } from './run.js'
 import { netTimeoutMs, NET_TIMEOUT_MS, probeDeadlineMs, readSettings } from './settings.js'
 import { strerror } from './strerror.js'
 import { usageText, versionLine } from './usage.js'
 
 export const main = async (argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> => {
-  const log = new Logger(stderrTarget(), LOG_INFO, env.AUTOSSH_DEBUG !== undefined)
-
-  const read = readSettings(env)
-  if (!read.ok) {
-    log.fatal(read.error)
+  // set when this is the background copy that -f started
+  const readyFd = takeReadyFd(env)
+  const socket = env.AUTOSSH_SYSLOG_SOCKET || SYSLOG_SOCKET
+  const log = new Logger(syslogAvailable(socket) ? syslogTarget(socket) : stderrTarget(), LOG_INFO, env.AUTOSSH_DEBUG !== undefined)
+  const fail = (message: string): 1 => {
+    log.fatal(message)
+    if (readyFd !== undefined) report(readyFd, message)
     return 1
   }
-  const settings = read.settings
-  log.level = settings.logLevel
-  // autossh logs these before its log file is open
-  for (const note of settings.notes) log.log(LOG_INFO, note)
+  // the foreground already said what comes before going to the background
+  const say = (message: string) => readyFd === undefined && log.log(LOG_INFO, message)
+  let pidFile: string | undefined
+  let listener: Server | undefined
 
-  const line = readCommandLine(argv, settings.port)
-  if (line.action === 'version') {
-    writeAll(1, versionLine())
-    return 0
-  }
-  if (line.action === 'usage') {
-    if (line.complaint) writeAll(2, line.complaint + '\n')
-    writeAll(2, usageText())
-    return 1
-  }
+  try {
+    const read = readSettings(env)
+    if (!read.ok) return fail(read.error)
+    const settings = read.settings
+    log.level = settings.logLevel
+    // autossh logs these before its log file is open
+    settings.notes.forEach(say)
 
-  const spec = parseMonitorSpec(line.monitor)
-  if (!spec.ok) {
-    log.fatal(spec.error)
-    return 1
-  }
-
-  if (settings.logFile !== undefined) {
-    try {
-      log.use(fileTarget(settings.logFile))
-    } catch (err) {
-      log.fatal(`${settings.logFile}: ${strerror(err)}`)
+    const line = readCommandLine(argv, settings.port)
+    if (line.action === 'version') {
+      writeAll(1, versionLine())
+      return 0
+    }
+    if (line.action === 'usage') {
+      if (line.complaint) writeAll(2, line.complaint + '\n')
+      writeAll(2, usageText())
       return 1
     }
-  }
 
-  const { spec: monitorSpec } = spec
-  if (monitorSpec.mode === 'off') log.log(LOG_INFO, 'port set to 0, monitoring disabled')
-  const netTimeout = netTimeoutMs(settings.pollTime)
-  if (netTimeout < NET_TIMEOUT_MS) log.log(LOG_INFO, `short poll time: adjusting net timeouts to ${netTimeout}`)
+    const spec = parseMonitorSpec(line.monitor)
+    if (!spec.ok) return fail(spec.error)
+    const monitorSpec = spec.spec
 
-  const args = sshArgs(line.tokens, forwards(monitorSpec), line.fromEnv)
-  const gateTime = line.daemon ? 0 : settings.gateTime
+    if (settings.logFile !== undefined) {
+      try {
+        log.use(fileTarget(settings.logFile))
+      } catch (err) {
+        return fail(`${settings.logFile}: ${strerror(err)}`)
+      }
+    }
 
-  let monitor: Monitor | undefined
-  if (monitorSpec.mode !== 'off') {
-    let listener
+    if (monitorSpec.mode === 'off') say('port set to 0, monitoring disabled')
+    const netTimeout = netTimeoutMs(settings.pollTime)
+    if (netTimeout < NET_TIMEOUT_MS) say(`short poll time: adjusting net timeouts to ${netTimeout}`)
+
+    if (line.daemon && readyFd === undefined) {
+      // the log file was opened here; the background copy opens it again from /
+      const childEnv = settings.logFile === undefined ? env : { ...env, AUTOSSH_LOGFILE: resolve(settings.logFile) }
+      const complaint = await detach(argv, childEnv)
+      if (complaint === undefined) return 0
+      writeAll(2, `autossh: ${complaint}\n`)
+      return 1
+    }
+
     if (monitorSpec.mode === 'pair') {
       const readPort = monitorSpec.port + 1
       try {
         listener = await listen(readPort)
       } catch (err) {
-        log.fatal(`bind on ${MONITOR_HOST}:${readPort}: ${strerror(err)}`)
-        log.close()
-        return 1
+        return fail(`bind on ${MONITOR_HOST}:${readPort}: ${strerror(err)}`)
       }
     }
-    monitor = new Monitor({
-      mode: monitorSpec.mode,
-      port: monitorSpec.port,
-      listener,
-      message: settings.message,
-      keep: settings.probeConnection === 'keep',
-      strangerMs: netTimeout,
-      log: (level, message) => log.log(level, message),
-    })
-  }
 
-  const status = await run({
-    plan: {
-      maxStart: settings.maxStart,
-      gateTime,
-      pollTime: settings.pollTime,
-      firstPollTime: settings.firstPollTime,
-      maxLifetime: settings.maxLifetime,
-      monitoring: monitor !== undefined,
-    },
-    sshPath: settings.sshPath,
-    sshArgs: args,
-    log,
-    monitor,
-    probeDeadlineMs: probeDeadlineMs(settings.pollTime),
-  })
-  log.close()
-  return status
+    if (settings.pidFile !== undefined) {
+      try {
+        writePidFile(settings.pidFile)
+      } catch (err) {
+        return fail(`cannot open pid file "${settings.pidFile}": ${strerror(err)}`)
+      }
+      pidFile = settings.pidFile
+      // even a crash takes the pid file with it
+      process.once('exit', () => removePidFile(settings.pidFile!))
+    }
+
+    const monitor =
+      monitorSpec.mode === 'off'
+        ? undefined
+        : new Monitor({
+            mode: monitorSpec.mode,
+            port: monitorSpec.port,
+            listener,
+            message: settings.message,
+            keep: settings.probeConnection === 'keep',
+            strangerMs: netTimeout,
+            log: (level, message) => log.log(level, message),
+          })
+    listener = undefined
+
+    if (readyFd !== undefined) report(readyFd, READY)
+    return await run({
+      plan: {
+        maxStart: settings.maxStart,
+        // -f: the user wants it to keep trying, machines may still be coming up
+        gateTime: line.daemon ? 0 : settings.gateTime,
+        pollTime: settings.pollTime,
+        firstPollTime: settings.firstPollTime,
+        maxLifetime: settings.maxLifetime,
+        monitoring: monitor !== undefined,
+      },
+      sshPath: settings.sshPath,
+      sshArgs: sshArgs(line.tokens, forwards(monitorSpec), line.fromEnv),
+      log,
+      monitor,
+      probeDeadlineMs: probeDeadlineMs(settings.pollTime),
+    })
+  } finally {
+    listener?.close()
+    if (pidFile !== undefined) removePidFile(pidFile)
+    await log.close()
+  }
 }

@@ -33,7 +33,11 @@ export class Logger {
     if (old !== target) old.close()
   }
 
-  close(): void {
+  /** close the target; resolves once its lines are out (a second at most) */
+  async close(): Promise<void> {
     this.target.close()
+    if (this.target.closed) {
+      await Promise.race([this.target.closed(), new Promise(r => setTimeout(r, 1000).unref())])
+    }
   }
 }

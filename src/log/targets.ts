@@ -6,6 +6,8 @@ export interface Target {
   name: 'file' | 'syslog' | 'stderr'
   write(level: number, message: string): void
   close(): void
+  /** resolves once every line written is out of this process */
+  closed?(): Promise<void>
 }
 
 /** write all of it, and never let a full or closed stream take autossh down */

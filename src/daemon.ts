@@ -1,0 +1,51 @@
+// -f: run in the background, as daemon(0, 0) does for autossh: a new
+// session without a terminal, cwd /, stdio on /dev/null. Node cannot fork,
+// so the foreground starts a detached copy of itself and waits until that
+// copy reports that it is set up (or why it is not), then exits.
+import { spawn } from 'node:child_process'
+import { closeSync, writeSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import type { Readable } from 'node:stream'
+
+/** set in the background copy: the descriptor on which it reports to the foreground */
+export const READY_FD_ENV = 'AUTOSSH_DAEMON_READY_FD'
+export const READY = 'ready'
+
+const CLI = fileURLToPath(new URL('./cli.js', import.meta.url))
+
+/** in the foreground: start the background copy; resolves with its complaint, or undefined once it runs */
+export const detach = (argv: readonly string[], env: NodeJS.ProcessEnv): Promise<string | undefined> =>
+  new Promise(resolve => {
+    const child = spawn(process.execPath, [...process.execArgv, CLI, ...argv], {
+      detached: true,
+      cwd: '/',
+      stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
+      env: { ...env, [READY_FD_ENV]: '3' },
+    })
+    const pipe = child.stdio[3] as Readable
+    let said = ''
+    pipe.setEncoding('utf8')
+    pipe.on('data', (text: string) => (said += text))
+    pipe.on('error', () => {})
+    pipe.on('close', () => {
+      child.unref()
+      resolve(said === READY ? undefined : said.trim() || 'background process exited')
+    })
+  })
+
+/** in the background copy: the descriptor to report on, taken out of the environment ssh will get */
+export const takeReadyFd = (env: NodeJS.ProcessEnv): number | undefined => {
+  const fd = env[READY_FD_ENV]
+  delete env[READY_FD_ENV]
+  return fd === undefined ? undefined : Number(fd)
+}
+
+/** in the background copy: tell the foreground how set-up went, once */
+export const report = (fd: number, text: string): void => {
+  try {
+    writeSync(fd, text)
+    closeSync(fd)
+  } catch {
+    // the foreground is gone
+  }
+}

@@ -1,0 +1,134 @@
+// Run the built autossh as a process, with a stand-in ssh where the point is
+// argv or exit handling.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url))
+
+export interface Running {
+  child: ChildProcess
+  stdout: () => string
+  stderr: () => string
+  /** resolves with exit status (or signal name) */
+  done: Promise<number | string>
+}
+
+/** start autossh; it is SIGKILLed when the test process exits, whatever happened */
+export const start = (args: string[], env: Record<string, string | undefined> = {}, cwd?: string): Running => {
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AUTOSSH_')))
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { ...clean, AUTOSSH_SYSLOG_SOCKET: '/nonexistent/log', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    cwd,
+  })
+  let out = ''
+  let err = ''
+  child.stdout!.on('data', d => (out += d))
+  child.stderr!.on('data', d => (err += d))
+  const done = new Promise<number | string>(resolve => child.on('close', (code, sig) => resolve(code ?? sig!)))
+  const reap = () => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL')
+  process.once('exit', reap)
+  void done.then(() => process.off('exit', reap))
+  return { child, stdout: () => out, stderr: () => err, done }
+}
+
+/** run to the end, bounded in time */
+export const runAutossh = async (args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 20000) => {
+  const r = start(args, env)
+  const timer = setTimeout(() => r.child.kill('SIGKILL'), timeoutMs)
+  const status = await r.done
+  clearTimeout(timer)
+  return { status, stdout: r.stdout(), stderr: r.stderr() }
+}
+
+export const sleep = (ms: number) => new Promise(r => setTimeout(r, ms))
+
+/** poll until fn returns a truthy value, or throw after timeoutMs */
+export const waitFor = async <T>(fn: () => T | Promise<T>, timeoutMs = 10000, what = 'condition'): Promise<T> => {
+  const end = Date.now() + timeoutMs
+  for (;;) {
+    const v = await fn()
+    if (v) return v
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await sleep(50)
+  }
+}
+
+export const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return !/^\d+ \(.*\) Z/.test(stat)
+  } catch {
+    return false
+  }
+}
+
+/**
+ * A private directory with a stand-in ssh. Each run appends a line to
+ * `runs` (`<pid> <args joined by |>`), then behaves as the next word of
+ * FAKE_PLAN says: a number exits with it, `sleep` sleeps until killed,
+ * `stubborn` also ignores SIGTERM, `kill:SIG` dies of that signal.
+ */
+export class Fake {
+  dir = mkdtempSync(join(tmpdir(), 'autossh-fake-'))
+  ssh = join(this.dir, 'ssh')
+  runsFile = join(this.dir, 'runs')
+  log = join(this.dir, 'log')
+
+  constructor(plan: string[]) {
+    writeFileSync(join(this.dir, 'plan'), plan.join('\n') + '\n')
+    writeFileSync(
+      this.ssh,
+      `#!/bin/sh
+d=${JSON.stringify(this.dir)}
+n=$(wc -l < "$d/runs" 2>/dev/null || echo 0)
+line=$$
+for a in "$@"; do line="$line|$a"; done
+echo "$line" >> "$d/runs"
+what=$(sed -n "$((n + 1))p" "$d/plan")
+[ -n "$what" ] || what=$(tail -n 1 "$d/plan")
+case "$what" in
+  sleep) exec sleep 1000 ;;
+  stubborn) trap '' TERM; exec sleep 1000 ;;
+  kill:*) kill -s "\${what#kill:}" $$ ;;
+  *) exit "$what" ;;
+esac
+`,
+    )
+    chmodSync(this.ssh, 0o755)
+  }
+
+  runs(): { pid: number; args: string[] }[] {
+    if (!existsSync(this.runsFile)) return []
+    return readFileSync(this.runsFile, 'utf8')
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map(l => {
+        const [pid, ...args] = l.split('|')
+        return { pid: Number(pid), args }
+      })
+  }
+
+  /** the log file's messages, without time and pid */
+  messages(): string[] {
+    if (!existsSync(this.log)) return []
+    return readFileSync(this.log, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map(l => l.replace(/^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d autossh\[\d+\]: /, ''))
+  }
+
+  env(more: Record<string, string> = {}): Record<string, string> {
+    return { AUTOSSH_PATH: this.ssh, AUTOSSH_LOGFILE: this.log, ...more }
+  }
+
+  cleanup(): void {
+    for (const r of this.runs()) if (alive(r.pid)) process.kill(r.pid, 'SIGKILL')
+    rmSync(this.dir, { recursive: true, force: true })
+  }
+}

@@ -1,0 +1,125 @@
+// The supervise loop with real processes: a stand-in ssh, real signals.
+import t, { type Test } from 'tap'
+import { alive, Fake, start, waitFor } from './helpers/autossh.js'
+
+const fake = (t: Test, plan: string[]) => {
+  const f = new Fake(plan)
+  t.teardown(() => f.cleanup())
+  return f
+}
+
+t.test('restarts on 255, exits on 0, with the log lines of 1.4g', async t => {
+  const f = fake(t, ['255', '255', '0'])
+  const r = start(['-M', '0', '-N', 'host'], f.env({ AUTOSSH_GATETIME: '0' }))
+  t.equal(await r.done, 0)
+  t.equal(f.runs().length, 3)
+  t.same(f.messages().filter(m => !m.startsWith('ssh child pid')), [
+    'port set to 0, monitoring disabled',
+    'starting ssh (count 1)',
+    'ssh exited with error status 255; restarting ssh',
+    'starting ssh (count 2)',
+    'ssh exited with error status 255; restarting ssh',
+    'starting ssh (count 3)',
+    'ssh exited with status 0; autossh exiting',
+  ])
+  t.equal(f.runs()[0]!.args.join(' '), '-N host')
+})
+
+t.test('SIGTERM: ssh is killed, autossh exits 1, no zombie', async t => {
+  const f = fake(t, ['sleep'])
+  const r = start(['-M', '0', 'host'], f.env())
+  const [run] = await waitFor(() => (f.runs().length ? f.runs() : undefined), 10000, 'ssh to start')
+  await waitFor(() => f.messages().some(m => m.startsWith('ssh child pid is')), 5000, 'child pid line')
+  r.child.kill('SIGTERM')
+  t.equal(await r.done, 1)
+  t.notOk(alive(run!.pid), 'ssh is gone')
+  t.ok(f.messages().includes('received signal to exit (15)'))
+})
+
+for (const [sig, num] of [['SIGINT', 2], ['SIGQUIT', 3], ['SIGABRT', 6]] as const) {
+  t.test(`${sig} ends it like SIGTERM`, async t => {
+    const f = fake(t, ['sleep'])
+    const r = start(['-M', '0', 'host'], f.env())
+    await waitFor(() => f.messages().some(m => m.startsWith('ssh child pid is')), 10000, 'child pid line')
+    r.child.kill(sig)
+    t.equal(await r.done, 1)
+    t.ok(f.messages().includes(`received signal to exit (${num})`))
+    t.notOk(alive(f.runs()[0]!.pid))
+  })
+}
+
+t.test('SIGUSR1 kills and restarts ssh', async t => {
+  const f = fake(t, ['sleep', 'sleep'])
+  const r = start(['-M', '0', 'host'], f.env())
+  await waitFor(() => f.messages().some(m => m.startsWith('ssh child pid is')), 10000, 'first ssh')
+  r.child.kill('SIGUSR1')
+  await waitFor(() => f.runs().length === 2, 10000, 'second ssh')
+  t.notOk(alive(f.runs()[0]!.pid), 'the first ssh is gone')
+  t.ok(f.messages().includes('signalled to kill and restart ssh'))
+  t.ok(alive(r.child.pid!), 'autossh lives on')
+  r.child.kill('SIGTERM')
+  t.equal(await r.done, 1)
+})
+
+t.test('ssh killed from outside is restarted', async t => {
+  const f = fake(t, ['sleep', 'sleep'])
+  const r = start(['-M', '0', 'host'], f.env())
+  await waitFor(() => f.messages().some(m => m.startsWith('ssh child pid is')), 10000, 'first ssh')
+  process.kill(f.runs()[0]!.pid, 'SIGKILL')
+  await waitFor(() => f.runs().length === 2, 10000, 'second ssh')
+  t.ok(f.messages().includes('ssh exited on signal 9, restarting ssh'))
+  r.child.kill('SIGTERM')
+  await r.done
+})
+
+t.test('an ssh that ignores SIGTERM gets SIGKILL after the grace period', async t => {
+  const f = fake(t, ['stubborn'])
+  const r = start(['-M', '0', 'host'], f.env({ AUTOSSH_DEBUG: '1' }))
+  await waitFor(() => f.messages().some(m => m.startsWith('ssh child pid is')), 10000, 'ssh')
+  await new Promise(r => setTimeout(r, 300))
+  r.child.kill('SIGTERM')
+  t.equal(await r.done, 1)
+  t.notOk(alive(f.runs()[0]!.pid))
+  t.ok(f.messages().some(m => /did not exit after 5 seconds, sending SIGKILL/.test(m)))
+})
+
+t.test('HUP cuts a backoff wait short; SIGPIPE does not kill autossh', async t => {
+  // poll 600: after 5 quick restarts the sixth waits 2 s, the seventh 8 s
+  const f = fake(t, ['255', '255', '255', '255', '255', '255', '255', 'sleep'])
+  const r = start(['-M', '0', 'host'], f.env({ AUTOSSH_GATETIME: '0', AUTOSSH_DEBUG: '1' }))
+  await waitFor(() => f.messages().includes('sleeping for grace time 8 secs'), 15000, 'the 8 s wait')
+  r.child.kill('SIGPIPE')
+  r.child.kill('SIGHUP')
+  await waitFor(() => f.runs().length === 8, 3000, 'start right after HUP')
+  t.ok(alive(r.child.pid!))
+  r.child.kill('SIGTERM')
+  t.equal(await r.done, 1)
+})
+
+t.test('SIGTERM during a backoff wait', async t => {
+  const f = fake(t, ['255'])
+  const r = start(['-M', '0', 'host'], f.env({ AUTOSSH_GATETIME: '0', AUTOSSH_DEBUG: '1' }))
+  await waitFor(() => f.messages().some(m => m.startsWith('sleeping for grace time')), 15000, 'a wait')
+  r.child.kill('SIGTERM')
+  t.equal(await r.done, 1)
+  t.equal(f.messages().at(-1), 'signalled to exit')
+})
+
+t.test('max start count and lifetime', async t => {
+  const f = fake(t, ['255'])
+  t.equal(await start(['-M', '0', 'host'], f.env({ AUTOSSH_GATETIME: '0', AUTOSSH_MAXSTART: '3' })).done, 0)
+  t.equal(f.runs().length, 3)
+  t.equal(f.messages().at(-1), 'max start count reached; exiting')
+
+  const g = fake(t, ['sleep'])
+  const r = start(['-M', '0', 'host'], g.env({ AUTOSSH_MAXLIFETIME: '2' }))
+  t.equal(await r.done, 0)
+  t.equal(g.messages().at(-1), 'exceeded maximum time to live, shutting down')
+  t.notOk(alive(g.runs()[0]!.pid))
+})
+
+t.test('gate time: a quick first failure ends it', async t => {
+  const f = fake(t, ['255'])
+  t.equal(await start(['-M', '0', 'host'], f.env()).done, 1)
+  t.equal(f.messages().at(-1), 'ssh exited prematurely with status 255; autossh exiting')
+})

@@ -47,11 +47,13 @@ export const runAutossh = async (args: string[], env: Record<string, string | un
 export const sleep = (ms: number) => new Promise(r => setTimeout(r, ms))
 
 /** poll until fn returns a truthy value, or throw after timeoutMs */
-export const waitFor = async <T>(fn: () => T | Promise<T>, timeoutMs = 10000, what = 'condition'): Promise<T> => {
+type Truthy<T> = Exclude<T, undefined | null | false | 0 | ''>
+
+export const waitFor = async <T>(fn: () => T | Promise<T>, timeoutMs = 10000, what = 'condition'): Promise<Truthy<T>> => {
   const end = Date.now() + timeoutMs
   for (;;) {
     const v = await fn()
-    if (v) return v
+    if (v) return v as Truthy<T>
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
     await sleep(50)
   }

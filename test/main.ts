@@ -1,0 +1,162 @@
+// The command as a whole: bad input, version, usage, log targets, pid file.
+import t from 'tap'
+import { existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import net from 'node:net'
+import { alive, Fake, runAutossh, start, waitFor } from './helpers/autossh.js'
+
+/** exactly one line on stderr: autossh's message, as a fatal line or a stderr log line */
+const oneLine = (message: string) =>
+  new RegExp(`^(autossh|\\d{4}/\\d\\d/\\d\\d \\d\\d:\\d\\d:\\d\\d autossh\\[\\d+\\]): ${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\n$`)
+
+const fake = (t: Parameters<Parameters<typeof t.test>[1]>[0], plan: string[]) => {
+  const f = new Fake(plan)
+  t.teardown(() => f.cleanup())
+  return f
+}
+
+t.test('-V prints the version on stdout', async t => {
+  const r = await runAutossh(['-V'])
+  t.equal(r.status, 0)
+  t.match(r.stdout, /^autossh 1\.4g\S*\n$/)
+})
+
+t.test('usage: no port, no host, unknown option', async t => {
+  for (const args of [['host'], ['-M', '0'], ['-M', '0', '-Z', 'host']]) {
+    const r = await runAutossh(args)
+    t.equal(r.status, 1, args.join(' '))
+    t.match(r.stderr, /usage: autossh \[-V\] \[-M monitor_port\[:echo_port\]\] \[-f\] \[SSH_OPTIONS\]/)
+    t.match(r.stderr, /AUTOSSH_DEBUG/)
+  }
+  t.match((await runAutossh(['-M', '0', '-Z', 'host'])).stderr, /^autossh: invalid option -- 'Z'\n/)
+})
+
+t.test('bad input: one line on stderr naming the value, status 1, nothing left behind', async t => {
+  const f = fake(t, ['0'])
+  const cases: [Record<string, string>, string[], string][] = [
+    [{ AUTOSSH_POLL: 'abc' }, ['-M', '0', 'h'], 'invalid poll time "abc"'],
+    [{ AUTOSSH_GATETIME: '-1' }, ['-M', '0', 'h'], 'invalid gate time "-1"'],
+    [{ AUTOSSH_MAXSTART: '-2' }, ['-M', '0', 'h'], 'invalid max start number "-2"'],
+    [{ AUTOSSH_LOGLEVEL: '9' }, ['-M', '0', 'h'], 'invalid log level "9"'],
+    [{ AUTOSSH_MESSAGE: 'x'.repeat(65) }, ['-M', '0', 'h'], 'echo message may only be 64 bytes long'],
+    [{}, ['-M', 'abc', 'h'], 'invalid port "abc"'],
+    [{}, ['-M', '65535', 'h'], 'monitor port (65535) out of range'],
+    [{}, ['-M', '20000:x', 'h'], 'invalid echo port  "x"'],
+    [{ AUTOSSH_PORT: 'abc' }, ['-M', '0', 'h'], 'invalid port "abc"'],
+  ]
+  for (const [env, args, message] of cases) {
+    const pid = join(f.dir, 'p.pid')
+    const r = await runAutossh(args, f.env({ ...env, AUTOSSH_PIDFILE: pid }))
+    t.equal(r.status, 1, message)
+    t.match(r.stderr, oneLine(message))
+    t.equal(f.runs().length, 0, 'no ssh')
+    t.notOk(existsSync(pid), 'no pid file')
+    t.notOk(existsSync(f.log), 'no log file')
+  }
+})
+
+t.test('a log file that cannot be opened', async t => {
+  const r = await runAutossh(['-M', '0', 'h'], { AUTOSSH_LOGFILE: '/nonexistent/dir/log' })
+  t.equal(r.status, 1)
+  t.match(r.stderr, oneLine('/nonexistent/dir/log: No such file or directory'))
+})
+
+t.test('an ssh that cannot be executed', async t => {
+  const f = fake(t, ['0'])
+  for (const [path, why] of [
+    [join(f.dir, 'nope'), 'No such file or directory'],
+    [f.dir, 'Permission denied'],
+    [join(f.dir, 'plan'), 'Permission denied'],
+    ['no-such-ssh-anywhere', 'No such file or directory'],
+  ]) {
+    const r = await runAutossh(['-M', '0', 'h'], f.env({ AUTOSSH_PATH: path! }))
+    t.equal(r.status, 1, path)
+    t.equal(f.messages().at(-1), `${path}: ${why}`)
+  }
+})
+
+t.test('AUTOSSH_DEBUG copies every line to stderr, at debug level', async t => {
+  const f = fake(t, ['0'])
+  const r = await runAutossh(['-M', '0', 'h'], f.env({ AUTOSSH_DEBUG: '1', AUTOSSH_GATETIME: '0' }))
+  t.equal(r.status, 0)
+  t.match(r.stderr, /^autossh\[\d+\]: checking for grace period, tries = 0$/m)
+  t.match(r.stderr, /^autossh\[\d+\]: ssh exited with status 0; autossh exiting$/m)
+  t.ok(f.messages().includes('checking for grace period, tries = 0'))
+})
+
+t.test('without a log file or syslog, lines go to stderr', async t => {
+  const f = fake(t, ['0'])
+  const r = await runAutossh(['-M', '0', 'h'], { AUTOSSH_PATH: f.ssh, AUTOSSH_GATETIME: '0' })
+  t.match(r.stderr, /^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d autossh\[\d+\]: starting ssh \(count 1\)$/m)
+})
+
+t.test('AUTOSSH_LOGLEVEL filters', async t => {
+  const f = fake(t, ['0'])
+  await runAutossh(['-M', '0', 'h'], f.env({ AUTOSSH_LOGLEVEL: '5', AUTOSSH_GATETIME: '0' }))
+  t.same(f.messages(), [])
+  await runAutossh(['-M', '0', 'h'], f.env({ AUTOSSH_LOGLEVEL: '3' }))
+  t.same(f.messages(), ['ssh exited prematurely with status 0; autossh exiting'])
+})
+
+t.test('the pid file: written once set up, removed on the way out', async t => {
+  const f = fake(t, ['sleep'])
+  const pid = join(f.dir, 'autossh.pid')
+  const r = start(['-M', '0', 'h'], f.env({ AUTOSSH_PIDFILE: pid }))
+  await waitFor(() => existsSync(pid), 10000, 'pid file')
+  t.equal(readFileSync(pid, 'utf8'), `${r.child.pid}\n`)
+  r.child.kill('SIGTERM')
+  await r.done
+  t.notOk(existsSync(pid))
+  t.same(readdirSync(f.dir).filter(n => n.includes('pid')), [], 'no temporary file either')
+
+  const g = fake(t, ['255'])
+  const gp = join(g.dir, 'a.pid')
+  t.equal(await start(['-M', '0', 'h'], g.env({ AUTOSSH_PIDFILE: gp })).done, 1)
+  t.notOk(existsSync(gp), 'gone after a fatal exit too')
+})
+
+t.test('the pid file is never written through a planted symlink', async t => {
+  const f = fake(t, ['sleep'])
+  const victim = join(f.dir, 'victim')
+  writeFileSync(victim, 'precious\n')
+  const pid = join(f.dir, 'autossh.pid')
+  symlinkSync(victim, pid)
+  const r = start(['-M', '0', 'h'], f.env({ AUTOSSH_PIDFILE: pid }))
+  await waitFor(() => f.runs().length, 10000, 'ssh')
+  t.equal(readFileSync(victim, 'utf8'), 'precious\n')
+  t.equal(readFileSync(pid, 'utf8'), `${r.child.pid}\n`)
+  r.child.kill('SIGTERM')
+  await r.done
+})
+
+t.test('a pid file in a missing directory is fatal', async t => {
+  const f = fake(t, ['sleep'])
+  const r = await runAutossh(['-M', '0', 'h'], f.env({ AUTOSSH_PIDFILE: '/nonexistent/x.pid' }))
+  t.equal(r.status, 1)
+  t.equal(r.stderr, 'autossh: cannot open pid file "/nonexistent/x.pid": No such file or directory\n')
+  t.equal(f.runs().length, 0)
+})
+
+t.test('the monitor port in use: a clean error, status 1', async t => {
+  const f = fake(t, ['sleep'])
+  const busy = net.createServer()
+  await new Promise<void>(r => busy.listen(0, '127.0.0.1', r))
+  const port = (busy.address() as net.AddressInfo).port
+  t.teardown(() => busy.close())
+  const r = await runAutossh(['-M', String(port - 1), 'h'], f.env())
+  t.equal(r.status, 1)
+  t.equal(r.stderr, `autossh: bind on 127.0.0.1:${port}: Address already in use\n`)
+  t.equal(f.messages().at(-1), `bind on 127.0.0.1:${port}: Address already in use`)
+  t.equal(f.runs().length, 0)
+})
+
+t.test('SIGKILL of autossh takes ssh with it (no orphan holding the ports)', async t => {
+  const f = fake(t, ['sleep'])
+  const r = start(['-M', '0', 'h'], f.env())
+  await waitFor(() => f.messages().some(m => m.startsWith('ssh child pid')), 10000, 'ssh')
+  const ssh = f.runs()[0]!.pid
+  r.child.kill('SIGKILL')
+  await r.done
+  await waitFor(() => !alive(ssh), 1000, 'ssh to die within a second')
+  t.pass('ssh died with its parent')
+})

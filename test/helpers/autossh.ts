@@ -87,7 +87,7 @@ export class Fake {
       this.ssh,
       `#!/bin/sh
 d=${JSON.stringify(this.dir)}
-n=$(wc -l < "$d/runs" 2>/dev/null || echo 0)
+n=$(cat "$d/runs" 2>/dev/null | wc -l)
 line=$$
 for a in "$@"; do line="$line|$a"; done
 echo "$line" >> "$d/runs"

@@ -79,7 +79,8 @@ export const run = (o: RunOptions): Promise<0 | 1> =>
     const act = (a: Action) => {
       switch (a.type) {
         case 'log':
-          o.log.log(a.level, a.message)
+          if (a.stderr) o.log.fatal(a.message)
+          else o.log.log(a.level, a.message)
           break
         case 'arm':
           disarm(a.timer)

@@ -36,7 +36,8 @@ export type Event =
   | { type: 'signal'; signal: Signal; number: number }
 
 export type Action =
-  | { type: 'log'; level: number; message: string }
+  /** stderr: the message ends autossh and must reach a person at a terminal too */
+  | { type: 'log'; level: number; message: string; stderr?: true }
   | { type: 'arm'; timer: 'wait' | 'poll' | 'lifetime'; ms: number }
   | { type: 'disarm'; timer: 'wait' | 'poll' }
   | { type: 'spawn' }
@@ -133,7 +134,7 @@ export const step = (s: State, e: Event, now: number, plan: Plan): Step => {
     }
 
     case 'spawn-failed':
-      return finish(s, [log(LOG_ERR, e.message)], 1)
+      return finish(s, [{ type: 'log', level: LOG_ERR, message: e.message, stderr: true }], 1)
 
     case 'exited': {
       if (p.name === 'stopping') {

@@ -72,6 +72,7 @@ t.test('an ssh that cannot be executed', async t => {
     const r = await runAutossh(['-M', '0', 'h'], f.env({ AUTOSSH_PATH: path! }))
     t.equal(r.status, 1, path)
     t.equal(f.messages().at(-1), `${path}: ${why}`)
+    t.equal(r.stderr, `autossh: ${path}: ${why}\n`, 'on stderr too')
   }
 })
 

@@ -13,8 +13,8 @@ const trace = createDebug('autossh:probe')
 
 /** a connection test goes this many rounds before it counts as failed (autossh's MAX_CONN_TRIES - 1) */
 export const ATTEMPTS = 2
-/** strangers on the listening port held at once, waiting for their first line */
-export const MAX_STRANGERS = 8
+/** strangers on the listening port held at once, waiting for their first line; a newcomer evicts the oldest */
+export const MAX_STRANGERS = 32
 const MAX_LINE = 1024
 
 export interface MonitorOptions {
@@ -52,6 +52,7 @@ const onLines = (sock: net.Socket, each: (line: string) => void, tooLong: () => 
 export class Monitor {
   private out?: net.Socket
   private back?: net.Socket
+  /** connections on the listening port that have not yet sent their first line, oldest first */
   private strangers = new Set<net.Socket>()
   /** the probe in flight: the line it waits for, and how to end it */
   private waiting?: { line: string; end: (o: Outcome) => void }
@@ -66,10 +67,8 @@ export class Monitor {
    */
   private stranger(sock: net.Socket): void {
     sock.on('error', () => {})
-    if (this.strangers.size >= MAX_STRANGERS) {
-      sock.destroy()
-      return
-    }
+    // silent strangers must not crowd out ssh's return connection: the oldest goes
+    if (this.strangers.size >= MAX_STRANGERS) this.strangers.values().next().value!.destroy()
     this.strangers.add(sock)
     const timer = setTimeout(() => sock.destroy(), this.o.strangerMs)
     sock.once('close', () => {
@@ -148,7 +147,7 @@ export class Monitor {
         if (this.o.mode === 'pair' && !hadReturn && this.back === undefined) {
           this.o.log(LOG_INFO, 'timeout polling to accept read connection')
         } else {
-          this.o.log(LOG_DEBUG, 'timeout on io poll')
+          this.o.log(LOG_DEBUG, 'timeout on io poll, looping to accept again')
         }
         end('failed')
       }, Math.max(0, deadline - Date.now()))

@@ -1,0 +1,190 @@
+// A real OpenSSH world for end-to-end tests, the bench and the demo: sshd
+// with throwaway keys behind a link that can be cut, an echo service and a
+// target service. With netns, the remote host lives in its own network
+// namespace, so that ssh's -L port and sshd's -R port do not collide.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import net from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { startLink, type Link } from './link.js'
+import { makeKeys, serve, startEcho, startSshd, startTarget, waitListening } from './services.js'
+
+export type { Link }
+
+export interface World {
+  netns: boolean
+  dir: string
+  link: Link
+  /** ssh options to reach the remote through the link, without the host */
+  sshOptions: string[]
+  host: string
+  /** the echo service's port, as seen from the remote */
+  echoPort: number
+  /** the target service's port, as seen from the remote: answers `ok <line>` */
+  targetPort: number
+  close(): Promise<void>
+}
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+const REMOTE = fileURLToPath(new URL('./remote.ts', import.meta.url))
+const START_MS = 15000
+
+let netnsKnown: boolean | undefined
+/** can this process make a network namespace (root, or a user namespace)? */
+export const netnsAvailable = (): boolean =>
+  (netnsKnown ??= spawnSync('unshare', ['-n', 'true'], { stdio: 'ignore', timeout: 5000 }).status === 0)
+
+export const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const s = net.createServer()
+    s.on('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo
+      s.close(() => resolve(port))
+    })
+  })
+
+const portFree = (port: number): Promise<boolean> =>
+  new Promise(resolve => {
+    const s = net.createServer()
+    s.on('error', () => resolve(false))
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)))
+  })
+
+/** p such that p and p+1 are both free */
+export const freePortPair = async (): Promise<number> => {
+  for (;;) {
+    const p = await freePort()
+    if (p < 65534 && (await portFree(p + 1))) return p
+  }
+}
+
+/** send a line to 127.0.0.1:port, resolve the first line back, or null */
+export const talk = (port: number, line: string, timeoutMs: number): Promise<string | null> =>
+  new Promise(resolve => {
+    const s = net.connect(port, '127.0.0.1')
+    let buf = ''
+    const done = (v: string | null) => {
+      clearTimeout(timer)
+      s.destroy()
+      resolve(v)
+    }
+    const timer = setTimeout(() => done(null), timeoutMs)
+    s.setEncoding('utf8')
+    s.on('connect', () => s.write(line + '\n'))
+    s.on('data', (d: string) => {
+      buf += d
+      const nl = buf.indexOf('\n')
+      if (nl >= 0) done(buf.slice(0, nl))
+    })
+    s.on('error', () => done(null))
+    s.on('close', () => done(null))
+  })
+
+const children = new Set<ChildProcess>()
+process.once('exit', () => {
+  for (const c of children) c.kill('SIGKILL')
+})
+const own = (c: ChildProcess) => {
+  children.add(c)
+  c.once('exit', () => children.delete(c))
+  return c
+}
+
+const stop = async (c: ChildProcess) => {
+  if (c.exitCode !== null || c.signalCode !== null) return
+  const gone = new Promise(r => c.once('exit', r))
+  c.kill('SIGTERM')
+  const t = setTimeout(() => c.kill('SIGKILL'), 2000)
+  await gone
+  clearTimeout(t)
+}
+
+const withTimeout = <T>(p: Promise<T>, what: string): Promise<T> =>
+  Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what}: no answer in ${START_MS} ms`)), START_MS).unref())])
+
+export const makeWorld = async (opts: { netns?: boolean } = {}): Promise<World> => {
+  const netns = opts.netns ?? false
+  const dir = mkdtempSync(join(tmpdir(), 'autossh-world-'))
+  const { userKey } = makeKeys(dir)
+  const cleanups: (() => Promise<void> | void)[] = [() => rmSync(dir, { recursive: true, force: true })]
+  const close = async () => {
+    for (const c of cleanups.splice(0).reverse()) await c()
+  }
+  try {
+    let upstream: { port: number } | { path: string }
+    let echoPort: number
+    let targetPort: number
+    if (netns) {
+      const remote = own(
+        spawn('unshare', ['-n', '--', process.execPath, '--import', 'tsx', REMOTE, dir], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] }),
+      )
+      cleanups.push(() => stop(remote))
+      let out = ''
+      let err = ''
+      remote.stderr!.on('data', d => (err += d))
+      await withTimeout(
+        new Promise<void>((resolve, reject) => {
+          remote.stdout!.on('data', d => {
+            out += d
+            if (out.includes('ready')) resolve()
+          })
+          remote.once('exit', code => reject(new Error(`remote exited (${code}): ${err}`)))
+        }),
+        'the remote namespace',
+      )
+      upstream = { path: join(dir, 'sshd.sock') }
+      echoPort = 7
+      targetPort = 1883
+    } else {
+      const sshdPort = await freePort()
+      const sshd = own(startSshd(dir, sshdPort))
+      cleanups.push(() => stop(sshd))
+      let err = ''
+      sshd.stderr!.on('data', d => (err += d))
+      await withTimeout(
+        Promise.race([
+          waitListening(sshdPort, START_MS, 'sshd'),
+          new Promise<never>((_, reject) => sshd.once('exit', code => reject(new Error(`sshd exited (${code}): ${err}`)))),
+        ]),
+        'sshd',
+      )
+      const echo = await startEcho(0)
+      const target = await startTarget(0)
+      cleanups.push(() => void echo.close(), () => void target.close())
+      echoPort = (echo.address() as net.AddressInfo).port
+      targetPort = (target.address() as net.AddressInfo).port
+      upstream = { port: sshdPort }
+    }
+    const link = await startLink(upstream)
+    cleanups.push(() => link.close())
+    return {
+      netns,
+      dir,
+      link,
+      host: 'root@127.0.0.1',
+      sshOptions: [
+        '-F', '/dev/null',
+        '-i', userKey,
+        '-o', 'IdentitiesOnly=yes',
+        '-o', 'BatchMode=yes',
+        '-o', 'StrictHostKeyChecking=no',
+        '-o', 'UserKnownHostsFile=/dev/null',
+        '-o', 'LogLevel=ERROR',
+        '-o', 'ServerAliveInterval=0',
+        '-o', 'ExitOnForwardFailure=yes',
+        '-p', String(link.port),
+      ],
+      echoPort,
+      targetPort,
+      close,
+    }
+  } catch (err) {
+    await close()
+    throw err
+  }
+}
+
+export { serve }

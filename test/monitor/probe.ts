@@ -1,0 +1,65 @@
+// The connection monitor against real OpenSSH through a link that can be cut.
+import t from 'tap'
+import { alive, waitFor } from '../helpers/autossh.js'
+import { count, startTunnel } from '../helpers/tunnel.js'
+import { makeWorld, netnsAvailable } from '../world/index.js'
+
+const modes = [
+  { mode: 'echo' as const, netns: false },
+  { mode: 'pair' as const, netns: true },
+]
+
+for (const { mode, netns } of modes) {
+  t.test(`${mode} mode: a silent cut is caught, ssh restarted, the forward works again`, async t => {
+    if (netns && !netnsAvailable()) {
+      t.skip('port-pair mode needs a network namespace for the remote (run as root)')
+      return
+    }
+    const w = await makeWorld({ netns })
+    t.teardown(() => w.close())
+    const tun = await startTunnel(w, mode)
+    t.teardown(() => tun.autossh.child.kill('SIGKILL'))
+
+    t.ok(await tun.forwardWorks(), 'the user\'s forward passes data')
+    await waitFor(() => count(tun, 'connection ok') >= 1, 15000, 'a passed probe')
+    const [first] = tun.sshPids()
+
+    w.link.cut()
+    const cutAt = Date.now()
+    await waitFor(() => count(tun, 'port down, restarting ssh') >= 1, 20000, 'the monitor to notice')
+    await waitFor(() => !alive(first!), 10000, 'the stuck ssh to go')
+    // poll 4 s + 1.5 s is the bound the bench measures; here only a generous one
+    t.ok(Date.now() - cutAt < 15000, 'noticed well within a few polls')
+    t.ok(tun.messages().includes('starting ssh (count 2)'), 'ssh started again')
+
+    w.link.restore()
+    t.ok(await tun.forwardWorks(20000), 'after restore the forward passes data again')
+    await waitFor(() => tun.messages().lastIndexOf('connection ok') > tun.messages().lastIndexOf('port down, restarting ssh'), 20000, 'a passed probe on the new ssh')
+
+    tun.autossh.child.kill('SIGTERM')
+    t.equal(await tun.autossh.done, 1)
+    for (const pid of tun.sshPids()) t.notOk(alive(pid), `ssh ${pid} is gone`)
+  })
+}
+
+t.test('per-probe connections, as autossh 1.4g makes them, pass too', async t => {
+  const w = await makeWorld({ netns: false })
+  t.teardown(() => w.close())
+  const tun = await startTunnel(w, 'echo', { AUTOSSH_PROBE_CONNECTION: 'per-probe', AUTOSSH_POLL: '1', AUTOSSH_FIRST_POLL: '2' })
+  t.teardown(() => tun.autossh.child.kill('SIGKILL'))
+  await waitFor(() => count(tun, 'connection ok') >= 3, 20000, 'three passed probes')
+  t.equal(count(tun, 'port down, restarting ssh'), 0)
+  t.equal(tun.sshPids().length, 1)
+})
+
+t.test('ssh killed from outside is restarted and the forward comes back', async t => {
+  const w = await makeWorld({ netns: false })
+  t.teardown(() => w.close())
+  const tun = await startTunnel(w, 'echo')
+  t.teardown(() => tun.autossh.child.kill('SIGKILL'))
+  t.ok(await tun.forwardWorks())
+  process.kill(tun.sshPids()[0]!, 'SIGKILL')
+  await waitFor(() => tun.sshPids().length === 2, 10000, 'a new ssh')
+  t.ok(tun.messages().includes('ssh exited on signal 9, restarting ssh'))
+  t.ok(await tun.forwardWorks())
+})

@@ -1,5 +1,6 @@
 // The connection monitor against real OpenSSH through a link that can be cut.
 import t from 'tap'
+import net from 'node:net'
 import { alive, waitFor } from '../helpers/autossh.js'
 import { count, startTunnel } from '../helpers/tunnel.js'
 import { makeWorld, netnsAvailable } from '../world/index.js'
@@ -20,8 +21,19 @@ for (const { mode, netns } of modes) {
     const tun = await startTunnel(w, mode)
     t.teardown(() => tun.autossh.child.kill('SIGKILL'))
 
+    if (mode === 'pair') {
+      // a local client writing garbage to the listening port changes nothing
+      const noisy = net.connect(tun.port + 1, '127.0.0.1')
+      noisy.on('error', () => {})
+      const spam = setInterval(() => noisy.write('garbage\r\n'), 50)
+      t.teardown(() => {
+        clearInterval(spam)
+        noisy.destroy()
+      })
+    }
     t.ok(await tun.forwardWorks(), 'the user\'s forward passes data')
-    await waitFor(() => count(tun, 'connection ok') >= 1, 15000, 'a passed probe')
+    await waitFor(() => count(tun, 'connection ok') >= 2, 15000, 'two passed probes')
+    t.equal(count(tun, 'port down, restarting ssh'), 0, 'no false alarm')
     const [first] = tun.sshPids()
 
     w.link.cut()

@@ -29,6 +29,8 @@ export const detach = (argv: readonly string[], env: NodeJS.ProcessEnv): Promise
     pipe.on('error', () => {})
     pipe.on('close', () => {
       child.unref()
+      // the background copy said nothing only if it died before it could (a crash, a kill)
+      /* c8 ignore next */
       resolve(said === READY ? undefined : said.trim() || 'background process exited')
     })
   })

@@ -28,7 +28,6 @@ export const main = async (argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   }
   // the foreground already said what comes before going to the background
   const say = (message: string) => readyFd === undefined && log.log(LOG_INFO, message)
-  let pidFile: string | undefined
   let listener: Server | undefined
 
   try {
@@ -90,8 +89,7 @@ export const main = async (argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       } catch (err) {
         return fail(`cannot open pid file "${settings.pidFile}": ${strerror(err)}`)
       }
-      pidFile = settings.pidFile
-      // even a crash takes the pid file with it
+      // every way out takes the pid file with it, a crash too
       process.once('exit', () => removePidFile(settings.pidFile!))
     }
 
@@ -128,7 +126,6 @@ export const main = async (argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     })
   } finally {
     listener?.close()
-    if (pidFile !== undefined) removePidFile(pidFile)
     await log.close()
   }
 }

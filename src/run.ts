@@ -118,6 +118,8 @@ export const run = (o: RunOptions): Promise<0 | 1> =>
           )
           break
         case 'exit':
+          // the machine disarms its timers before it exits; this is only the backstop
+          /* c8 ignore next */
           for (const name of [...timers.keys()]) disarm(name)
           for (const s of SIGNALS) process.off(s, onSignal)
           o.monitor?.close()

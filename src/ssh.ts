@@ -53,14 +53,16 @@ const hasSetpriv = (() => {
  * started through it with a parent-death signal, so that ssh goes too if
  * autossh is killed without a chance to clean up (SIGKILL, the OOM killer).
  */
-export const startSsh = (path: string, args: readonly string[]): SshChild => {
-  const [file, argv] = hasSetpriv() ? [SETPRIV, ['--pdeathsig', 'KILL', '--', path, ...args]] : [path, [...args]]
+export const startSsh = (path: string, args: readonly string[], tie = hasSetpriv()): SshChild => {
+  const [file, argv] = tie ? [SETPRIV, ['--pdeathsig', 'KILL', '--', path, ...args]] : [path, [...args]]
   const sub = execa(file, argv, { stdio: 'inherit', reject: false, cleanup: false, buffer: false })
   const pid = sub.pid
   // fork() itself failed (out of processes or memory); findExecutable() has checked the rest
+  /* c8 ignore next */
   if (pid === undefined) throw new Error(`cannot start ${file}`)
   const exited = sub.then(r => ({
-    code: r.signal ? null : (r.exitCode ?? null),
+    // it started, so it ends with a status or a signal
+    code: r.signal ? null : (r.exitCode as number),
     signal: r.signal ? os.signals[r.signal] : null,
   }))
   let gone = false
@@ -73,12 +75,14 @@ export const startSsh = (path: string, args: readonly string[]): SshChild => {
       const signal = (s: NodeJS.Signals) => {
         try {
           process.kill(pid, s)
+          /* c8 ignore next 3 */
         } catch {
-          // already gone
+          // gone between our look and the signal
         }
       }
       signal('SIGTERM')
       const timer = setTimeout(() => {
+        /* c8 ignore next */
         if (gone) return
         onForce()
         signal('SIGKILL')

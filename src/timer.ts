@@ -5,7 +5,8 @@ export interface Timer {
   cancel(): void
 }
 
-export const after = (ms: number, fn: () => void): Timer => {
+/** call fn after ms; maxDelay is setTimeout's limit, a parameter only so that tests can see the re-arming */
+export const after = (ms: number, fn: () => void, maxDelay = MAX_DELAY): Timer => {
   let handle: NodeJS.Timeout
   const due = performance.now() + ms
   const arm = (left: number) => {
@@ -13,7 +14,7 @@ export const after = (ms: number, fn: () => void): Timer => {
       const rest = due - performance.now()
       if (rest > 0) arm(rest)
       else fn()
-    }, Math.min(Math.max(left, 0), MAX_DELAY))
+    }, Math.min(Math.max(left, 0), maxDelay))
   }
   arm(ms)
   return { cancel: () => clearTimeout(handle) }

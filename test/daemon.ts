@@ -57,3 +57,16 @@ t.test('a set-up failure in the background reaches the foreground', async t => {
   t.equal(r.stderr, 'autossh: cannot open pid file "/nonexistent/a.pid": No such file or directory\n')
   t.equal(f.runs().length, 0)
 })
+
+t.test('-f without a log file: the background copy goes on all the same', async t => {
+  const f = new Fake(['0'])
+  t.teardown(() => f.cleanup())
+  const r = await runAutossh(['-f', '-M', '0', 'h'], { AUTOSSH_PATH: f.ssh })
+  t.equal(r.status, 0)
+  await waitFor(() => f.runs().length, 10000, 'ssh')
+})
+
+t.test('reporting to a foreground that is gone is not an error', async t => {
+  const { report } = await import('../src/daemon.js')
+  t.doesNotThrow(() => report(987654, 'ready'))
+})

@@ -1,5 +1,5 @@
 // The command as a whole: bad input, version, usage, log targets, pid file.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import net from 'node:net'
@@ -9,7 +9,7 @@ import { alive, Fake, runAutossh, start, waitFor } from './helpers/autossh.js'
 const oneLine = (message: string) =>
   new RegExp(`^(autossh|\\d{4}/\\d\\d/\\d\\d \\d\\d:\\d\\d:\\d\\d autossh\\[\\d+\\]): ${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\n$`)
 
-const fake = (t: Parameters<Parameters<typeof t.test>[1]>[0], plan: string[]) => {
+const fake = (t: Test, plan: string[]) => {
   const f = new Fake(plan)
   t.teardown(() => f.cleanup())
   return f
@@ -160,4 +160,19 @@ t.test('SIGKILL of autossh takes ssh with it (no orphan holding the ports)', asy
   await r.done
   await waitFor(() => !alive(ssh), 1000, 'ssh to die within a second')
   t.pass('ssh died with its parent')
+})
+
+t.test('with no syslog socket named, the system\'s is tried, and a fatal line still reaches stderr', async t => {
+  const r = await runAutossh(['-M', '0', 'h'], { AUTOSSH_SYSLOG_SOCKET: undefined, AUTOSSH_POLL: 'abc' })
+  t.equal(r.status, 1)
+  t.match(r.stderr, oneLine('invalid poll time "abc"'))
+})
+
+t.test('a set-up failure after the monitor port was bound lets it go', async t => {
+  const f = fake(t, ['sleep'])
+  const { freePortPair } = await import('./world/index.js')
+  const port = await freePortPair()
+  const r = await runAutossh(['-M', String(port), 'h'], f.env({ AUTOSSH_PIDFILE: '/nonexistent/x.pid' }))
+  t.equal(r.status, 1)
+  t.equal(f.runs().length, 0)
 })

@@ -123,3 +123,18 @@ t.test('gate time: a quick first failure ends it', async t => {
   t.equal(await start(['-M', '0', 'host'], f.env()).done, 1)
   t.equal(f.messages().at(-1), 'ssh exited prematurely with status 255; autossh exiting')
 })
+
+t.test('ssh exits while a probe is in flight: the probe is dropped, ssh restarted', async t => {
+  const { freePortPair } = await import('./world/index.js')
+  const port = await freePortPair()
+  // the first ssh takes the test line and never answers, then exits 255 after 5 s;
+  // the probe, started after 2 s, would wait 15 s (poll 60)
+  const f = fake(t, ['swallow:5', 'sleep'])
+  const r = start(['-M', String(port), 'host'], f.env({ AUTOSSH_GATETIME: '0', AUTOSSH_POLL: '60', AUTOSSH_FIRST_POLL: '2' }))
+  await waitFor(() => f.runs().length === 2, 15000, 'second ssh')
+  const said = f.messages()
+  t.ok(said.includes('ssh exited with error status 255; restarting ssh'))
+  t.notOk(said.includes('port down, restarting ssh'), 'the dropped probe counts for nothing')
+  r.child.kill('SIGTERM')
+  t.equal(await r.done, 1)
+})

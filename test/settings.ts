@@ -91,3 +91,7 @@ t.test('net timeouts and the probe deadline', async t => {
   t.equal(probeDeadlineMs(10), 1500)
   t.equal(probeDeadlineMs(2), 1000)
 })
+
+t.test('a first poll time that wraps negative means the default poll time, as 1.4g', async t => {
+  t.equal(get({ AUTOSSH_FIRST_POLL: '-1' }).firstPollTime, 600)
+})

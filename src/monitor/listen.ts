@@ -7,7 +7,7 @@ export const listen = (port: number): Promise<net.Server> =>
   new Promise((resolve, reject) => {
     const server = net.createServer()
     server.once('error', reject)
-    server.listen({ host: MONITOR_HOST, port, backlog: 8 }, () => {
+    server.listen({ host: MONITOR_HOST, port }, () => {
       server.off('error', reject)
       server.on('error', () => {})
       resolve(server)

@@ -89,6 +89,8 @@ export class Monitor {
         adopted = true
         clearTimeout(timer)
         this.strangers.delete(sock)
+        // a new return connection comes only after reset(); should one ever overlap, the old one goes
+        /* c8 ignore next */
         this.back?.destroy()
         this.back = sock
         this.heard(line)
@@ -132,6 +134,8 @@ export class Monitor {
   private attempt(line: string, deadline: number, abort?: AbortSignal): Promise<Outcome> {
     return new Promise(resolve => {
       const end = (o: Outcome) => {
+        // once only: the timer and the abort listener are gone after the first call
+        /* c8 ignore next */
         if (this.waiting !== waiting) return
         this.waiting = undefined
         clearTimeout(timer)

@@ -19,8 +19,10 @@ export interface Running {
 /** start autossh; it is SIGKILLed when the test process exits, whatever happened */
 export const start = (args: string[], env: Record<string, string | undefined> = {}, cwd?: string): Running => {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AUTOSSH_')))
+  // syslog stays out of the way unless a test asks; a variable given as undefined is unset
+  const merged = { ...clean, AUTOSSH_SYSLOG_SOCKET: '/nonexistent/log', ...env }
   const child = spawn(process.execPath, [CLI, ...args], {
-    env: { ...clean, AUTOSSH_SYSLOG_SOCKET: '/nonexistent/log', ...env },
+    env: Object.fromEntries(Object.entries(merged).filter(([, v]) => v !== undefined)),
     stdio: ['ignore', 'pipe', 'pipe'],
     cwd,
   })
@@ -69,11 +71,35 @@ export const alive = (pid: number): boolean => {
   }
 }
 
+const SWALLOW = `
+import os, socket, sys, time, select
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(8)
+end = time.time() + float(sys.argv[2])
+held = [s]
+while time.time() < end:
+    for r in select.select(held, [], [], 0.1)[0]:
+        if r is s:
+            held.append(s.accept()[0])
+        elif not r.recv(4096):
+            held.remove(r)
+# a grandchild keeps the sockets open a while, so that ssh's end is not
+# announced by closed connections first
+if os.fork() == 0:
+    time.sleep(3)
+    os._exit(0)
+sys.exit(255)
+`
+
 /**
  * A private directory with a stand-in ssh. Each run appends a line to
  * `runs` (`<pid> <args joined by |>`), then behaves as the next word of
  * FAKE_PLAN says: a number exits with it, `sleep` sleeps until killed,
- * `stubborn` also ignores SIGTERM, `kill:SIG` dies of that signal.
+ * `stubborn` also ignores SIGTERM, `kill:SIG` dies of that signal,
+ * `swallow:SECS` listens on the first -L port, swallows what comes and
+ * exits 255 after SECS seconds (its connections stay open 3 s longer).
  */
 export class Fake {
   dir = mkdtempSync(join(tmpdir(), 'autossh-fake-'))
@@ -97,6 +123,11 @@ case "$what" in
   sleep) exec sleep 1000 ;;
   stubborn) trap '' TERM; exec sleep 1000 ;;
   kill:*) kill -s "\${what#kill:}" $$ ;;
+  swallow:*)
+    # listen on the first -L port, take what comes and answer nothing, then exit 255
+    port=; prev=
+    for a in "$@"; do [ "$prev" = -L ] && [ -z "$port" ] && port=\${a%%:*}; prev=$a; done
+    exec python3 -c "$SWALLOW" "$port" "\${what#swallow:}" ;;
   *) exit "$what" ;;
 esac
 `,
@@ -126,7 +157,7 @@ esac
   }
 
   env(more: Record<string, string> = {}): Record<string, string> {
-    return { AUTOSSH_PATH: this.ssh, AUTOSSH_LOGFILE: this.log, ...more }
+    return { AUTOSSH_PATH: this.ssh, AUTOSSH_LOGFILE: this.log, SWALLOW, ...more }
   }
 
   cleanup(): void {

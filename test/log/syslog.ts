@@ -1,5 +1,5 @@
 // What a real syslog receiver gets: a datagram socket that the test binds.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { Fake, runAutossh, waitFor } from '../helpers/autossh.js'
@@ -14,7 +14,7 @@ while True:
     print(s.recv(65536).decode(errors='replace').replace('\\n', ' '), flush=True)
 `
 
-const receiver = async (t: Parameters<Parameters<typeof t.test>[1]>[0], path: string) => {
+const receiver = async (t: Test, path: string) => {
   const py = spawn('python3', ['-c', RECEIVER, path], { stdio: ['ignore', 'pipe', 'inherit'] })
   t.teardown(() => py.kill('SIGKILL'))
   let got = ''

@@ -1,6 +1,6 @@
 // The listening port and the probe, in-process, against stand-in tunnels:
 // strangers on the listening port can neither pass nor fail a probe.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import net from 'node:net'
 import { listen } from '../../src/monitor/listen.js'
 import { Monitor, MAX_STRANGERS } from '../../src/monitor/probe.js'
@@ -9,7 +9,7 @@ import { freePortPair } from '../world/index.js'
 type Behaviour = 'loop' | 'echo' | 'swallow' | 'hangup'
 
 /** a stand-in for ssh's -L listener on port: loop to port+1, echo, swallow or hang up */
-const tunnel = async (t: Parameters<Parameters<typeof t.test>[1]>[0], port: number, how: Behaviour) => {
+const tunnel = async (t: Test, port: number, how: Behaviour) => {
   let connections = 0
   const sockets = new Set<net.Socket>()
   const server = net.createServer(c => {
@@ -26,14 +26,18 @@ const tunnel = async (t: Parameters<Parameters<typeof t.test>[1]>[0], port: numb
     else c.resume()
   })
   await new Promise<void>(r => server.listen(port, '127.0.0.1', r))
-  t.teardown(() => {
+  const hangUpAll = () => {
     for (const s of sockets) s.destroy()
+    sockets.clear()
+  }
+  t.teardown(() => {
+    hangUpAll()
     server.close()
   })
-  return { connections: () => connections }
+  return { connections: () => connections, hangUpAll }
 }
 
-const monitorFor = async (t: Parameters<Parameters<typeof t.test>[1]>[0], mode: 'pair' | 'echo', keep = true) => {
+const monitorFor = async (t: Test, mode: 'pair' | 'echo', keep = true) => {
   const port = await freePortPair()
   const logs: string[] = []
   const listener = mode === 'pair' ? await listen(port + 1) : undefined
@@ -67,15 +71,58 @@ t.test('per-probe mode opens a connection each time', async t => {
 t.test('strangers writing garbage, or nothing, change nothing for a live tunnel', async t => {
   const { m, port } = await monitorFor(t, 'pair')
   await tunnel(t, port, 'loop')
-  const silent = Array.from({ length: MAX_STRANGERS + 8 }, () => client(port + 1))
+  let evicted = 0
+  const silent = Array.from({ length: MAX_STRANGERS + 8 }, () => client(port + 1).once('close', () => evicted++))
   const noisy = client(port + 1)
   const spam = setInterval(() => noisy.write('garbage\r\n'), 20)
   t.teardown(() => {
     clearInterval(spam)
     for (const s of [...silent, noisy]) s.destroy()
   })
+  await Promise.all(silent.map(s => new Promise(r => (s.readyState === 'open' ? r(null) : s.once('connect', r)))))
   await new Promise(r => setTimeout(r, 200))
+  t.ok(evicted >= 8, 'the oldest silent ones were closed to make room')
   for (let i = 0; i < 3; i++) t.equal(await m.probe(1500), true, `probe ${i + 1}`)
+})
+
+t.test('a stranger sending an endless line is closed', async t => {
+  const { port } = await monitorFor(t, 'pair')
+  const s = client(port + 1)
+  t.teardown(() => s.destroy())
+  s.write('x'.repeat(4000))
+  const closed = await new Promise<boolean>(r => {
+    const timer = setTimeout(() => r(false), 1500)
+    s.once('close', () => (clearTimeout(timer), r(true)))
+  })
+  t.ok(closed, 'long before its 2 s to speak are up')
+})
+
+t.test('the return connection lost: the next probe gets a new one', async t => {
+  const { m, port } = await monitorFor(t, 'pair')
+  const tun = await tunnel(t, port, 'loop')
+  t.equal(await m.probe(1500), true)
+  tun.hangUpAll()
+  t.equal(await m.probe(1500), true)
+  t.equal(tun.connections(), 2)
+})
+
+t.test('echo mode: an endless line instead of the echo fails the probe', async t => {
+  const { m, port } = await monitorFor(t, 'echo')
+  const server = net.createServer(c => {
+    c.on('error', () => {})
+    c.write('y'.repeat(4000))
+  })
+  await new Promise<void>(r => server.listen(port, '127.0.0.1', r))
+  t.teardown(() => server.close())
+  t.equal(await m.probe(1500), false)
+})
+
+t.test('close() ends a probe in flight', async t => {
+  const { m, port } = await monitorFor(t, 'echo')
+  await tunnel(t, port, 'swallow')
+  const probe = m.probe(10000)
+  setTimeout(() => m.close(), 100)
+  t.equal(await probe, false)
 })
 
 t.test('a stranger cannot pass a probe for a dead tunnel', async t => {
@@ -135,12 +182,17 @@ t.test('lines that are not ours are ignored on the echo connection', async t => 
   const server = net.createServer(c => {
     c.on('error', () => {})
     c.setEncoding('latin1')
-    c.on('data', (d: string) => c.write('noise\r\n' + d))
+    c.on('data', (d: string) => {
+      c.write('noise\r\n' + d)
+      setTimeout(() => c.write('late\r\n'), 50)
+    })
   })
   await new Promise<void>(r => server.listen(port, '127.0.0.1', r))
   t.teardown(() => server.close())
   t.equal(await m.probe(1500), true)
-  t.ok(logs.some(l => l.startsWith('7 not what I sent: ')))
+  t.ok(logs.some(l => l.startsWith('7 not what I sent: "') && l.endsWith('" : "noise\r\n"')))
+  await new Promise(r => setTimeout(r, 150))
+  t.ok(logs.includes('7 not what I sent: "" : "late\r\n"'), 'a line when no probe waits')
 })
 
 t.test('listen: a port in use is an error', async t => {

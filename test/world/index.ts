@@ -5,7 +5,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import net from 'node:net'
-import { tmpdir } from 'node:os'
+import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startLink, type Link } from './link.js'
@@ -108,12 +108,12 @@ const withTimeout = <T>(p: Promise<T>, what: string): Promise<T> =>
 export const makeWorld = async (opts: { netns?: boolean } = {}): Promise<World> => {
   const netns = opts.netns ?? false
   const dir = mkdtempSync(join(tmpdir(), 'autossh-world-'))
-  const { userKey } = makeKeys(dir)
   const cleanups: (() => Promise<void> | void)[] = [() => rmSync(dir, { recursive: true, force: true })]
   const close = async () => {
     for (const c of cleanups.splice(0).reverse()) await c()
   }
   try {
+    const { userKey } = makeKeys(dir)
     let upstream: { port: number } | { path: string }
     let echoPort: number
     let targetPort: number
@@ -164,7 +164,8 @@ export const makeWorld = async (opts: { netns?: boolean } = {}): Promise<World> 
       netns,
       dir,
       link,
-      host: 'root@127.0.0.1',
+      // sshd not run by root can only log in the user that runs it
+      host: `${userInfo().username}@127.0.0.1`,
       sshOptions: [
         '-F', '/dev/null',
         '-i', userKey,

@@ -12,8 +12,10 @@ const sshd = startSshd(dir, 22)
 let err = ''
 sshd.stderr!.on('data', d => (err += d))
 const quit = () => {
+  // wait for sshd, so that no zombie is left for init to reap
+  sshd.removeAllListeners('exit')
+  sshd.once('exit', () => process.exit(0))
   sshd.kill('SIGKILL')
-  process.exit(0)
 }
 sshd.on('exit', code => {
   process.stderr.write(`remote sshd exited (${code}): ${err}`)

@@ -78,7 +78,11 @@ export const startSshd = (dir: string, port: number): ChildProcess => {
     ].join('\n'),
   )
   // privilege separation directory: missing where sshd never ran as a service
-  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 })
+  try {
+    mkdirSync('/run/sshd', { recursive: true, mode: 0o755 })
+  } catch {
+    // not root: sshd does not separate privileges then, and does not need it
+  }
   return spawn(SSHD, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] })
 }
 

@@ -1,0 +1,384 @@
+// `npm run demo`: autossh at work in a private world on this machine. A real
+// sshd with throwaway keys behind a link that can be cut, an echo service and
+// a target service (the end-to-end tests' world); autossh carries a forward
+// to the target through it, the link is cut, and the demo narrates what
+// happens, with timings. Echo mode always; port-pair mode too where a network
+// namespace can be made (root). Everything it starts, it stops, however it
+// ends: done, failed, Ctrl-C, SIGTERM or SIGHUP.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { closeSync, openSync, readdirSync, readFileSync, readSync, existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { freePort, freePortPair, makeWorld, netnsAvailable, talk, type World } from '../test/world/index.js'
+
+const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
+const POLL = 5
+const FIRST_POLL = 2
+
+// ---- output ----------------------------------------------------------------
+
+const tty = process.stdout.isTTY === true && !process.env.NO_COLOR
+const paint = (code: string) => (s: string) => (tty ? `\x1b[${code}m${s}\x1b[0m` : s)
+const dim = paint('2')
+const bold = paint('1')
+const green = paint('32')
+const yellow = paint('33')
+const red = paint('31')
+
+let stopping = false
+let t0 = Date.now()
+const secs = (ms: number) => `${(ms / 1000).toFixed(1)}s`
+const stamp = () => `[${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s]`
+// once a signal has come, the story stops: only the cleanup speaks
+const say = (line: string) => void (stopping || console.log(`${stamp()} ${line}`))
+const more = (line: string) => void (stopping || console.log(`         ${line}`))
+/** continuation lines, wrapped at word boundaries */
+const moreWrapped = (text: string, width = 100) => {
+  let line = ''
+  for (const word of text.split(' ')) {
+    if (line && line.length + 1 + word.length > width) {
+      more(line)
+      line = '    ' + word
+    } else line = line ? `${line} ${word}` : word
+  }
+  if (line) more(line)
+}
+
+// ---- what has to be cleaned up ---------------------------------------------
+
+class Stopped extends Error {}
+const worlds = new Set<World>()
+const pendingWorlds = new Set<Promise<World>>()
+const running = new Set<Autossh>()
+const tails = new Set<LogTail>()
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return !/^\d+ \(.*\) Z/s.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))
+  } catch {
+    return false
+  }
+}
+
+const sleep = (ms: number) => new Promise(r => setTimeout(r, ms))
+
+const newWorld = async (netns: boolean): Promise<World> => {
+  if (stopping) throw new Stopped()
+  const p = makeWorld({ netns })
+  pendingWorlds.add(p)
+  try {
+    const w = await p
+    worlds.add(w)
+    return w
+  } finally {
+    pendingWorlds.delete(p)
+  }
+}
+
+const closeWorld = async (w: World) => {
+  worlds.delete(w)
+  await w.close()
+}
+
+// ---- autossh, and its log ----------------------------------------------------
+
+interface Autossh {
+  child: ChildProcess
+  stderr(): string
+  /** exit status, or the signal's name */
+  status: number | string | undefined
+  done: Promise<number | string>
+}
+
+const launch = (args: string[], env: Record<string, string>): Autossh => {
+  if (stopping) throw new Stopped()
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AUTOSSH_')))
+  const child = spawn(process.execPath, [CLI, ...args], {
+    // keep syslog out of it: the demo reads the log file
+    env: { ...clean, AUTOSSH_SYSLOG_SOCKET: '/nonexistent/log', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
+  let err = ''
+  child.stderr!.on('data', d => (err += d))
+  const a: Autossh = {
+    child,
+    stderr: () => err,
+    status: undefined,
+    done: new Promise(resolve =>
+      child.on('close', (code, sig) => {
+        a.status = code ?? sig!
+        resolve(a.status)
+      }),
+    ),
+  }
+  child.on('error', () => {})
+  running.add(a)
+  void a.done.then(() => running.delete(a))
+  return a
+}
+
+/** SIGTERM, then SIGKILL if it lingers past ssh's own grace time */
+const stopAutossh = async (a: Autossh, graceMs = 7000): Promise<number | string> => {
+  if (a.status !== undefined) return a.status
+  a.child.kill('SIGTERM')
+  const t = setTimeout(() => a.child.kill('SIGKILL'), graceMs)
+  const status = await a.done
+  clearTimeout(t)
+  return status
+}
+
+interface Entry {
+  /** as autossh wrote it, without the date: `autossh[pid]: message` */
+  line: string
+  message: string
+}
+
+/** follows autossh's log file, printing each line as it comes */
+class LogTail {
+  entries: Entry[] = []
+  private pos = 0
+  private partial = ''
+  private timer: NodeJS.Timeout
+
+  constructor(
+    private file: string,
+    private show: (e: Entry) => void,
+  ) {
+    this.timer = setInterval(() => this.pump(), 50)
+    tails.add(this)
+  }
+
+  pump(): void {
+    if (!existsSync(this.file)) return
+    const fd = openSync(this.file, 'r')
+    try {
+      const buf = Buffer.alloc(65536)
+      for (;;) {
+        const n = readSync(fd, buf, 0, buf.length, this.pos)
+        if (n <= 0) break
+        this.pos += n
+        this.partial += buf.subarray(0, n).toString('utf8')
+      }
+    } finally {
+      closeSync(fd)
+    }
+    let nl: number
+    while ((nl = this.partial.indexOf('\n')) >= 0) {
+      const raw = this.partial.slice(0, nl)
+      this.partial = this.partial.slice(nl + 1)
+      const line = raw.replace(/^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d /, '')
+      const e = { line, message: line.replace(/^autossh\[\d+\]: /, '') }
+      this.entries.push(e)
+      this.show(e)
+    }
+  }
+
+  /** index of the first entry at or after from that satisfies test, or -1 */
+  find(test: (m: string) => boolean, from = 0): number {
+    for (let i = from; i < this.entries.length; i++) if (test(this.entries[i]!.message)) return i
+    return -1
+  }
+
+  sshPids(): number[] {
+    return this.entries.flatMap(e => {
+      const m = /^ssh child pid is (\d+)$/.exec(e.message)
+      return m ? [Number(m[1])] : []
+    })
+  }
+
+  stop(): void {
+    clearInterval(this.timer)
+    try {
+      this.pump()
+    } catch {
+      // the world's directory may be gone already
+    }
+    tails.delete(this)
+  }
+}
+
+/** poll until fn gives a truthy value; give up if autossh ends, the demo is stopped, or time runs out */
+const until = async <T>(a: Autossh, fn: () => T | Promise<T>, timeoutMs: number, what: string): Promise<NonNullable<T>> => {
+  const end = Date.now() + timeoutMs
+  for (;;) {
+    if (stopping) throw new Stopped()
+    const v = await fn()
+    if (v) return v as NonNullable<T>
+    if (a.status !== undefined) throw new Error(`autossh exited (${a.status}) while waiting for ${what}${a.stderr() ? `:\n${a.stderr()}` : ''}`)
+    if (Date.now() > end) throw new Error(`gave up waiting for ${what} after ${secs(timeoutMs)}${a.stderr() ? `; autossh and ssh said:\n${a.stderr().trimEnd()}` : ''}`)
+    await sleep(50)
+  }
+}
+
+// ---- one mode ---------------------------------------------------------------
+
+/** autossh's debug lines about its own bookkeeping, left out of the narration */
+const NOISE = /^(checking for grace period|child of \d+ execing|short poll time)/
+
+const quote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`)
+
+const demo = async (mode: 'echo' | 'pair') => {
+  t0 = Date.now()
+  console.log()
+  console.log(bold(mode === 'echo' ? '== Echo mode: -M port:echo_port ==' : '== Port-pair mode: -M port, in its own network namespace =='))
+
+  // the world
+  const w = await newWorld(mode === 'pair')
+  const sshdPort = readdirSync(w.dir).find(f => f.startsWith('sshd_config.'))?.slice('sshd_config.'.length) ?? '?'
+  if (mode === 'pair') {
+    say(`remote host in its own network namespace: sshd with throwaway keys on its 127.0.0.1:${sshdPort},`)
+    more(`echo service on its port ${w.echoPort}, target service on its port ${w.targetPort} (answers "ok <line>")`)
+  } else {
+    say(`sshd with throwaway keys on 127.0.0.1:${sshdPort}, echo service on 127.0.0.1:${w.echoPort},`)
+    more(`target service on 127.0.0.1:${w.targetPort} (answers "ok <line>")`)
+  }
+  say(`ssh reaches sshd through a link that can be cut, on 127.0.0.1:${w.link.port}`)
+
+  // autossh
+  const port = mode === 'pair' ? await freePortPair() : await freePort()
+  const userPort = await freePort()
+  const spec = mode === 'pair' ? String(port) : `${port}:${w.echoPort}`
+  const forward = `${userPort}:127.0.0.1:${w.targetPort}`
+  const log = join(w.dir, 'autossh.log')
+  const env = {
+    AUTOSSH_PATH: '/usr/bin/ssh',
+    AUTOSSH_POLL: String(POLL),
+    AUTOSSH_FIRST_POLL: String(FIRST_POLL),
+    AUTOSSH_GATETIME: '0',
+    AUTOSSH_LOGLEVEL: '7',
+    AUTOSSH_LOGFILE: log,
+  }
+  const host = w.host
+  const args = ['-M', spec, '-N', '-L', forward, ...w.sshOptions, host]
+  say('running:')
+  more(bold(`autossh -M ${spec} -N -L ${forward} [ssh options] ${host}`))
+  moreWrapped(`ssh options: ${w.sshOptions.map(quote).join(' ')}`)
+  moreWrapped(`environment: ${Object.entries(env).map(([k, v]) => `${k}=${quote(v)}`).join(' ')}`)
+  if (mode === 'pair') {
+    more(`-M ${spec}: ssh also carries 127.0.0.1:${port} to the remote's port ${port} (-L), and that back to`)
+    more(`127.0.0.1:${port + 1} (-R), where autossh listens; every ${POLL} s autossh sends a test line round the loop.`)
+  } else {
+    more(`-M ${spec}: ssh also carries 127.0.0.1:${port} to the remote's echo service (port ${w.echoPort});`)
+    more(`every ${POLL} s autossh sends a test line through it and waits for it to come back.`)
+  }
+  more(`-L ${forward}: the user's forward, to the target service.`)
+
+  const tail = new LogTail(log, e => {
+    if (!NOISE.test(e.message)) say(dim(`  | ${e.line}`))
+  })
+  const a = launch(args, env)
+
+  // the forward works
+  const hello = () => talk(userPort, 'hello', 1000)
+  await until(a, async () => (await hello()) === 'ok hello', 20000, 'the forward')
+  say(green(`forward 127.0.0.1:${userPort} works: sent "hello", got "ok hello"`))
+  const firstPid = (await until(a, () => tail.sshPids()[0], 5000, 'the ssh pid'))!
+  // cut just after a passed test, so that the silence lasts until the next one
+  const seen = tail.find(m => m === 'connection ok')
+  const okAt = await until(a, () => tail.find(m => m === 'connection ok', seen + 1) + 1, 20000, 'a passed test')
+  say(`the monitor's test passed; the next one is due in ${POLL} s`)
+
+  // the cut
+  w.link.cut()
+  const cutAt = Date.now()
+  const sinceCut = () => secs(Date.now() - cutAt)
+  say(yellow(`cutting the link: from now on nothing crosses it, and nothing is closed (a pulled cable)`))
+  const answer = await talk(userPort, 'hello', 2000)
+  if (answer === null) say(yellow(`forward 127.0.0.1:${userPort} is silent: sent "hello", no answer in 2.0s`))
+  else say(red(`unexpected: the forward answered "${answer}" across a cut link`))
+  if (alive(firstPid)) say(yellow(`ssh ${firstPid} is still running: no error, no close, nothing tells it the link is gone`))
+
+  // the monitor notices
+  const downAt = await until(a, () => tail.find(m => m === 'port down, restarting ssh', okAt) + 1, 30000, 'the monitor to notice')
+  say(red(`the monitor noticed, ${sinceCut()} after the cut: its test line, due ${POLL} s after the cut, did not come back`))
+  await until(a, () => !alive(firstPid), 10000, 'the old ssh to go')
+  say(`the stuck ssh ${firstPid} is gone, ${sinceCut()} after the cut`)
+  const newPid = await until(a, () => tail.sshPids().find(p => p !== firstPid), 10000, 'a new ssh')
+  say(`a new ssh ${newPid} is running, ${sinceCut()} after the cut; its connection waits at the cut`)
+  await sleep(500)
+
+  // the restore
+  w.link.restore()
+  const restoredAt = Date.now()
+  say(green('restoring the link'))
+  await until(a, async () => (await hello()) === 'ok hello', 20000, 'the forward again')
+  say(green(`forward 127.0.0.1:${userPort} works again: sent "hello", got "ok hello"`))
+  more(green(`${secs(Date.now() - restoredAt)} after the restore, ${sinceCut()} after the cut`))
+  await until(a, () => tail.find(m => m === 'connection ok', downAt) >= 0, (FIRST_POLL + POLL + 5) * 1000, 'a passed test on the new ssh')
+  say(`the monitor's test passes again through ssh ${newPid}`)
+
+  // the end
+  say('stopping autossh with SIGTERM')
+  const status = await stopAutossh(a)
+  tail.stop()
+  say(`autossh exited with status ${status}`)
+  const pids = tail.sshPids()
+  const left = pids.filter(alive)
+  if (left.length === 0) say(`no ssh left behind: ${pids.map(p => `ssh ${p}`).join(', ')} ${pids.length === 1 ? 'is' : 'are'} gone`)
+  else say(red(`ssh left behind: ${left.join(', ')}`))
+  await closeWorld(w)
+  say('world torn down: sshd, services, link and throwaway keys gone')
+}
+
+// ---- the whole -----------------------------------------------------------------
+
+let cleaning: Promise<void> | undefined
+const cleanup = (): Promise<void> =>
+  (cleaning ??= (async () => {
+    stopping = true
+    const sshPids = [...tails].flatMap(t => t.sshPids())
+    for (const t of [...tails]) t.stop()
+    await Promise.all([...running].map(a => stopAutossh(a)))
+    for (const pid of sshPids)
+      if (alive(pid))
+        try {
+          process.kill(pid, 'SIGKILL')
+        } catch {
+          // gone meanwhile
+        }
+    // a world being made: makeWorld cleans up itself if it fails, else close it here
+    await Promise.allSettled([...pendingWorlds])
+    for (const w of [...worlds]) await closeWorld(w).catch(() => {})
+  })())
+
+const bail = (signal: string, code: number) => {
+  if (stopping) return
+  console.log()
+  console.log(`${signal}: stopping autossh and tearing the world down`)
+  void cleanup().then(() => {
+    console.log('cleaned up')
+    process.exit(code)
+  })
+}
+process.on('SIGINT', () => bail('interrupted', 130))
+process.on('SIGTERM', () => bail('SIGTERM', 143))
+process.on('SIGHUP', () => bail('SIGHUP', 129))
+
+const main = async () => {
+  const start = Date.now()
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`)
+  const missing = ['/usr/bin/ssh', '/usr/sbin/sshd', '/usr/bin/ssh-keygen'].filter(f => !existsSync(f))
+  if (missing.length) throw new Error(`the demo needs OpenSSH's client and server (${missing.join(', ')} missing): install openssh-client and openssh-server`)
+  console.log('autossh demo: a private ssh world on this machine; autossh keeps a forward')
+  console.log('alive through it while the link is cut and restored.')
+  await demo('echo')
+  if (netnsAvailable()) await demo('pair')
+  else console.log('\nPort-pair mode (-M port) skipped: it needs root, to put the remote in its own network namespace.')
+  console.log()
+  console.log(`demo done in ${secs(Date.now() - start)}; nothing left running.`)
+}
+
+main().then(
+  async () => {
+    await cleanup()
+    process.exit(0)
+  },
+  async err => {
+    if (stopping) return // a signal is being handled
+    console.error()
+    console.error(red(`demo failed: ${err instanceof Error ? err.message : String(err)}`))
+    await cleanup()
+    process.exit(1)
+  },
+)

@@ -2,7 +2,6 @@
 // session without a terminal, cwd /, stdio on /dev/null. Node cannot fork,
 // so the foreground starts a detached copy of itself and waits until that
 // copy reports that it is set up (or why it is not), then exits.
-import { spawn } from 'node:child_process'
 import { closeSync, writeSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { Readable } from 'node:stream'
@@ -14,14 +13,20 @@ export const READY = 'ready'
 const CLI = fileURLToPath(new URL('./cli.js', import.meta.url))
 
 /** in the foreground: start the background copy; resolves with its complaint, or undefined once it runs */
-export const detach = (argv: readonly string[], env: NodeJS.ProcessEnv): Promise<string | undefined> =>
-  new Promise(resolve => {
-    const child = spawn(process.execPath, [...process.execArgv, CLI, ...argv], {
-      detached: true,
-      cwd: '/',
-      stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
-      env: { ...env, [READY_FD_ENV]: '3' },
-    })
+export const detach = async (argv: readonly string[], env: NodeJS.ProcessEnv): Promise<string | undefined> => {
+  // execa here, where its start-up cost is paid once by a process about to exit
+  const { execa } = await import('execa')
+  const child = execa(process.execPath, [...process.execArgv, CLI, ...argv], {
+    detached: true,
+    cleanup: false,
+    cwd: '/',
+    stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
+    env: { ...env, [READY_FD_ENV]: '3' },
+    extendEnv: false,
+    reject: false,
+    buffer: false,
+  })
+  return new Promise(resolve => {
     const pipe = child.stdio[3] as Readable
     let said = ''
     pipe.setEncoding('utf8')
@@ -34,6 +39,7 @@ export const detach = (argv: readonly string[], env: NodeJS.ProcessEnv): Promise
       resolve(said === READY ? undefined : said.trim() || 'background process exited')
     })
   })
+}
 
 /** in the background copy: the descriptor to report on, taken out of the environment ssh will get */
 export const takeReadyFd = (env: NodeJS.ProcessEnv): number | undefined => {

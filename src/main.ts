@@ -14,7 +14,6 @@ import { removePidFile, writePidFile } from './pidfile.js'
 import { run } from './run.js'
 import { netTimeoutMs, NET_TIMEOUT_MS, probeDeadlineMs, readSettings } from './settings.js'
 import { strerror } from './strerror.js'
-import { usageText, versionLine } from './usage.js'
 
 export const main = async (argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> => {
   // set when this is the background copy that -f started
@@ -39,13 +38,14 @@ export const main = async (argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     settings.notes.forEach(say)
 
     const line = readCommandLine(argv, settings.port)
+    // commander only for these two: it is not loaded to supervise ssh
     if (line.action === 'version') {
-      writeAll(1, versionLine())
+      writeAll(1, (await import('./usage.js')).versionLine())
       return 0
     }
     if (line.action === 'usage') {
       if (line.complaint) writeAll(2, line.complaint + '\n')
-      writeAll(2, usageText())
+      writeAll(2, (await import('./usage.js')).usageText())
       return 1
     }
 

@@ -1,7 +1,7 @@
 // AUTOSSH_PIDFILE: written whole or not at all, never through a symlink
 // planted at its path, removed on every way out.
 import { closeSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs'
-import { randomBytes } from 'node:crypto'
+import { randomBytes } from './random.js'
 import { basename, dirname, join } from 'node:path'
 
 /**

@@ -1,7 +1,6 @@
 // The I/O shell around the supervise machine: it turns signals, timers, ssh's
 // exit and probe results into events, and carries out the actions that come
 // back. Every child, timer and socket started here is stopped here.
-import createDebug from 'debug'
 import { constants } from 'node:os'
 import { LOG_DEBUG } from './log/levels.js'
 import type { Logger } from './log/logger.js'
@@ -10,8 +9,9 @@ import { findExecutable, KILL_GRACE_MS, startSsh, type SshChild } from './ssh.js
 import { strerror } from './strerror.js'
 import { initialState, step, type Action, type Event, type Plan, type Signal } from './supervise.js'
 import { after, now, type Timer } from './timer.js'
+import { tracer } from './trace.js'
 
-const trace = createDebug('autossh:supervise')
+const trace = tracer('autossh:supervise')
 
 export const SIGNALS: readonly Signal[] = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGABRT', 'SIGUSR1', 'SIGHUP']
 

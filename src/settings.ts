@@ -138,12 +138,15 @@ export const netTimeoutMs = (pollTime: number): number =>
 
 /** short polls: below this many seconds the net timeouts shrink */
 export const SHORT_POLL = 30
-/** with short polls a probe must come back this fast, so a cut is seen within a poll and this */
-export const SHORT_POLL_DEADLINE_MS = 1500
+/**
+ * with short polls a probe must come back this fast, so that a silent cut is
+ * seen, and ssh killed, within a poll and 1.5 s
+ */
+export const SHORT_POLL_DEADLINE_MS = 1400
 
 /**
  * The one deadline of a whole probe: the net timeout, and no more than
- * 1.5 s when polls are short (autossh 1.4g could take twice its net timeout).
+ * 1.4 s when polls are short (autossh 1.4g could take twice its net timeout).
  */
 export const probeDeadlineMs = (pollTime: number): number =>
   pollTime < SHORT_POLL ? Math.min(netTimeoutMs(pollTime), SHORT_POLL_DEADLINE_MS) : netTimeoutMs(pollTime)

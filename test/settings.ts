@@ -88,7 +88,7 @@ t.test('net timeouts and the probe deadline', async t => {
   t.equal(netTimeoutMs(1), 500)
   t.equal(probeDeadlineMs(600), 15000)
   t.equal(probeDeadlineMs(30), 15000)
-  t.equal(probeDeadlineMs(10), 1500)
+  t.equal(probeDeadlineMs(10), 1400)
   t.equal(probeDeadlineMs(2), 1000)
 })
 

@@ -3,13 +3,13 @@
 // same connection (echo mode). Connections stay open between probes unless
 // told otherwise, so that a probe costs one line each way on the wire.
 import net from 'node:net'
-import createDebug from 'debug'
 import { LOG_DEBUG, LOG_INFO } from '../log/levels.js'
 import { strerror } from '../strerror.js'
 import { newNonce, probeLine } from './line.js'
 import { MONITOR_HOST } from './spec.js'
+import { tracer } from '../trace.js'
 
-const trace = createDebug('autossh:probe')
+const trace = tracer('autossh:probe')
 
 /** a connection test goes this many rounds before it counts as failed (autossh's MAX_CONN_TRIES - 1) */
 export const ATTEMPTS = 2

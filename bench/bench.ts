@@ -1,0 +1,185 @@
+// `npm run bench`: autossh-ts against autossh 1.4g and against ssh's own
+// keepalive, each supervising a real OpenSSH tunnel in a fresh private world
+// (test/world): how fast the tunnel comes up, how fast a silent cut is found
+// and the stuck ssh killed, how fast the forward is back once the network
+// is, what idle monitoring costs on the wire, in memory and in CPU, and how
+// long it takes to exec ssh. A benchmark, not a test: it prints figures and
+// the targets to hold them to, it does not judge.
+//
+//   npm run bench                  the table (about 2.5 minutes)
+//   npm run -s bench -- --json     the same figures as a JSON array (-s: no npm banner on stdout)
+//   npm run bench -- --long        the table, then 10,000 probes in-process
+//                                  against a real tunnel, watching for growth
+//   npm run bench -- --long-only   only the long run
+//
+// With --json and --long (or --long-only) the JSON is { rows, long }.
+// Progress goes to stderr; stdout has only the results.
+import { existsSync } from 'node:fs'
+import { performance } from 'node:perf_hooks'
+import { netnsAvailable } from '../test/world/index.js'
+import { cleanupAll, cleanUpOnSignals, isStopping } from './cleanup.js'
+import { AUTOSSH_14G, emptyRow, POLL_S, runContender, type Contender, type Row } from './contender.js'
+import { PROBES, runLong, type LongRow } from './long.js'
+
+const args = process.argv.slice(2)
+const known = ['--json', '--long', '--long-only']
+const unknown = args.filter(a => !known.includes(a))
+if (unknown.length > 0) {
+  process.stderr.write(`bench: unknown argument ${unknown.join(' ')} (known: ${known.join(' ')})\n`)
+  process.exit(2)
+}
+const json = args.includes('--json')
+const longOnly = args.includes('--long-only')
+const long = longOnly || args.includes('--long')
+
+const t0 = performance.now()
+/** no row starts after this much of the bench's 5 minutes */
+const BUDGET_MS = 240000
+const elapsed = () => `${((performance.now() - t0) / 1000).toFixed(1)}s`
+const progress = (s: string) => void (isStopping() || process.stderr.write(`[${elapsed().padStart(6)}] ${s}\n`))
+
+// ---- what runs -----------------------------------------------------------------
+
+const netns = netnsAvailable()
+const has14g = existsSync(AUTOSSH_14G)
+const notes: string[] = []
+if (!netns) notes.push('pair rows skipped: port-pair mode needs a network namespace (run as root, or where unshare -n works)')
+if (!has14g) notes.push(`autossh 1.4g rows skipped: ${AUTOSSH_14G} is missing (apt-get install autossh provides it)`)
+
+const contenders: Contender[] = [
+  ...(netns ? [{ name: 'autossh-ts pair', impl: 'ts', mode: 'pair' } as const] : []),
+  { name: 'autossh-ts echo', impl: 'ts', mode: 'echo' },
+  ...(netns && has14g ? [{ name: 'autossh 1.4g pair', impl: '1.4g', mode: 'pair' } as const] : []),
+  ...(has14g ? [{ name: 'autossh 1.4g echo', impl: '1.4g', mode: 'echo' } as const] : []),
+  { name: 'ssh keepalive', impl: 'ts', mode: 'keepalive' },
+]
+
+// ---- output --------------------------------------------------------------------
+
+const cell = (v: number | null) => (v === null ? '—' : String(v))
+
+const table = (head: string[], rows: string[][]): string => {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map(r => r[i]!.length)))
+  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')
+  return [line(head), widths.map(w => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n')
+}
+
+const rowsTable = (rows: Row[]): string =>
+  table(
+    ['contender', 'start→tunnel ms', 'cut→kill ms', 'restore→forward ms', 'bytes/probe', 'RSS MB', 'idle CPU %', 'exec→ssh ms'],
+    rows.map(r => [
+      r.contender,
+      cell(r.startToTunnelMs),
+      cell(r.cutToKillMs),
+      cell(r.restoreToForwardMs),
+      cell(r.bytesPerProbe),
+      cell(r.rssMB),
+      // CPU time comes in clock ticks (10 ms): none in the window reads as 0, which means less than a tick's worth
+      r.idleCpuPct === 0 ? '<0.1' : cell(r.idleCpuPct),
+      cell(r.execToSshMs),
+    ]),
+  )
+
+const targets = (rows: Row[]): string[] => {
+  // the link counts payload only; the keepalive row says what one keepalive round trip is in those terms
+  const keepalive = rows.find(r => r.contender === 'ssh keepalive')?.bytesPerProbe
+  const measured = keepalive ? `; ${keepalive} B of link payload here` : ''
+  return [
+    `targets: bytes/probe ≤ one ServerAlive keepalive (~330 B${measured}); ` +
+      `cut→kill ≤ poll + 1.5 s (${POLL_S * 1000 + 1500} ms); restore→forward ≤ 3000 ms; exec→ssh < 150 ms; RSS < 45 MB`,
+    `poll ${POLL_S} s, gate time 0; the idle window (bytes, CPU, RSS) runs from right after a passed probe to right after ` +
+      'the 3rd one after it, from 10 s after the spawn on (keepalive row: 12 s, bytes per 1 s ServerAliveInterval); ' +
+      'cut→kill: cut right after a passed probe',
+  ]
+}
+
+const snap = (s: LongRow['start']) => `${s.rssMB}/${s.heapMB}/${s.fds}`
+const longTable = (rows: LongRow[]): string =>
+  table(
+    ['long run', 'probes', 'failed', 'probes/s', 'start RSS/heap MB/fds', 'after 1000', 'end'],
+    rows.map(r =>
+      r.error
+        ? [r.case, '—', '—', '—', '—', '—', '—']
+        : [r.case, String(r.probes), String(r.failed), String(r.probesPerSec), snap(r.start), snap(r.after1000), snap(r.end)],
+    ),
+  )
+
+// ---- run -----------------------------------------------------------------------
+
+const main = async () => {
+  cleanUpOnSignals()
+  const rows: Row[] = []
+  if (!longOnly) {
+    for (const c of contenders) {
+      if (isStopping()) return
+      // a row takes about 30 s; past this, one gone slow (timeouts) must not take the bench past 5 minutes
+      if (performance.now() - t0 > BUDGET_MS) {
+        rows.push({ ...emptyRow(c.name), error: `skipped: the bench had run ${elapsed()}, over its budget` })
+        continue
+      }
+      progress(`${c.name}: starting`)
+      const row = await runContender(c, netns, s => progress(`${c.name}: ${s}`))
+      if (row.error) progress(`${c.name}: failed: ${row.error}`)
+      rows.push(row)
+    }
+  }
+
+  const longRows: LongRow[] = []
+  if (long) {
+    const cases = [...(netns ? (['pair'] as const) : []), 'echo' as const].flatMap(mode => [
+      [mode, true] as const,
+      [mode, false] as const,
+    ])
+    for (const [mode, keep] of cases) {
+      if (isStopping()) return
+      progress(`long run: ${mode} ${keep ? 'keep' : 'per-probe'}: ${PROBES} probes`)
+      try {
+        longRows.push(await runLong(mode, keep, netns, progress))
+      } catch (err) {
+        if (isStopping()) return
+        const zero = { rssMB: NaN, heapMB: NaN, fds: NaN }
+        const message = (err as Error).message
+        progress(`long run: failed: ${message}`)
+        longRows.push({ case: `${mode} ${keep ? 'keep' : 'per-probe'}`, probes: 0, failed: 0, probesPerSec: 0, start: zero, after1000: zero, end: zero, error: message })
+      }
+    }
+  }
+  if (isStopping()) return
+
+  const total = elapsed()
+  if (json) {
+    process.stdout.write(JSON.stringify(long ? { rows, long: longRows } : rows, null, 2) + '\n')
+    process.stderr.write(`total ${total}\n`)
+    return
+  }
+  const out: string[] = []
+  if (rows.length > 0) {
+    out.push(rowsTable(rows), '', ...targets(rows))
+    for (const r of rows) if (r.error) out.push(`${r.contender}: ${r.error}`)
+  }
+  if (longRows.length > 0) {
+    if (out.length > 0) out.push('')
+    out.push(
+      longTable(longRows),
+      `${PROBES} probes back to back per case, in-process Monitor over plain ssh, read after a full GC. RSS is the whole ` +
+        `bench process's (the world's relay too) and is not given back after a GC: heap and fds are what a leak would move`,
+    )
+    for (const r of longRows) if (r.error) out.push(`${r.case}: ${r.error}`)
+  }
+  out.push(...notes, `total ${total}`)
+  process.stdout.write(out.join('\n') + '\n')
+}
+
+main().then(
+  async () => {
+    if (isStopping()) return // the signal handler exits
+    await cleanupAll()
+    process.exit(0)
+  },
+  async err => {
+    if (isStopping()) return
+    process.stderr.write(`bench: ${(err as Error).stack ?? err}\n`)
+    await cleanupAll()
+    process.exit(1)
+  },
+)

@@ -1,0 +1,109 @@
+// The long run: our Monitor, in this process, probing a real tunnel (plain
+// ssh carrying the monitor forwards) 10,000 times back to back. Memory and
+// open files are read at the start, after 1,000 probes and at the end: a leak
+// per probe (a socket, a listener, a timer) would show as growth.
+import { spawn } from 'node:child_process'
+import { performance } from 'node:perf_hooks'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
+import { listen } from '../src/monitor/listen.js'
+import { Monitor } from '../src/monitor/probe.js'
+import { forwards, type MonitorSpec } from '../src/monitor/spec.js'
+import { netTimeoutMs, probeDeadlineMs } from '../src/settings.js'
+import { freePort, freePortPair, makeWorld } from '../test/world/index.js'
+import { own, track } from './cleanup.js'
+import { SSH, POLL_S } from './contender.js'
+import { fdCount, rssMB } from './proc.js'
+
+export const PROBES = 10000
+const CHECKPOINT = 1000
+
+// a full collection before each reading, so that garbage not yet collected does not pass for growth
+setFlagsFromString('--expose-gc')
+const gc = runInNewContext('gc') as () => void
+
+export interface Snapshot {
+  rssMB: number
+  heapMB: number
+  fds: number
+}
+
+export interface LongRow {
+  case: string
+  probes: number
+  failed: number
+  probesPerSec: number
+  start: Snapshot
+  after1000: Snapshot
+  end: Snapshot
+  error?: string
+}
+
+const snapshot = (): Snapshot => {
+  gc()
+  const r = (n: number) => Number(n.toFixed(1))
+  return { rssMB: r(rssMB('self') ?? NaN), heapMB: r(process.memoryUsage().heapUsed / 2 ** 20), fds: fdCount() }
+}
+
+const sleep = (ms: number) => new Promise(r => setTimeout(r, ms))
+
+export const runLong = async (mode: 'pair' | 'echo', keep: boolean, netns: boolean, progress: (s: string) => void): Promise<LongRow> => {
+  const name = `${mode} ${keep ? 'keep' : 'per-probe'}`
+  const world = await track(makeWorld({ netns }))
+  const closeWorld = own(() => world.close())
+  const release: (() => Promise<void>)[] = [closeWorld]
+  try {
+    const port = mode === 'pair' ? await freePortPair() : await freePort()
+    const spec: MonitorSpec = mode === 'pair' ? { mode, port } : { mode, port, echoPort: world.echoPort }
+    const listener = mode === 'pair' ? await listen(port + 1) : undefined
+    let passed = 0
+    const monitor = new Monitor({
+      mode,
+      port,
+      listener,
+      message: '',
+      keep,
+      strangerMs: netTimeoutMs(POLL_S),
+      log: (_, message) => void (message === 'connection ok' && passed++),
+    })
+    release.unshift(own(() => monitor.close()))
+
+    const ssh = spawn(SSH, ['-N', ...forwards(spec), ...world.sshOptions, world.host], { stdio: ['ignore', 'ignore', 'pipe'] })
+    ssh.on('error', () => {})
+    release.unshift(
+      own(async () => {
+        if (ssh.exitCode !== null || ssh.signalCode !== null) return
+        const gone = new Promise(r => ssh.once('close', r))
+        ssh.kill('SIGTERM')
+        const t = setTimeout(() => ssh.kill('SIGKILL'), 5000)
+        await gone
+        clearTimeout(t)
+      }),
+    )
+
+    // the forwards come up a moment after ssh starts
+    const deadline = probeDeadlineMs(POLL_S)
+    const upBy = performance.now() + 20000
+    while (!(await monitor.probe(deadline))) {
+      if (ssh.exitCode !== null) throw new Error(`ssh exited (${ssh.exitCode})`)
+      if (performance.now() > upBy) throw new Error('the tunnel never passed a probe')
+      await sleep(100)
+    }
+
+    const start = snapshot()
+    let after1000 = start
+    let failed = 0
+    const t0 = performance.now()
+    for (let i = 1; i <= PROBES; i++) {
+      if (!(await monitor.probe(deadline))) failed++
+      if (i === CHECKPOINT) after1000 = snapshot()
+      if (i % 2500 === 0) progress(`${name}: ${i} probes`)
+    }
+    const secs = (performance.now() - t0) / 1000
+    const end = snapshot()
+    if (passed - 1 !== PROBES - failed) throw new Error(`${passed - 1} passes logged for ${PROBES - failed} probes that passed`)
+    return { case: name, probes: PROBES, failed, probesPerSec: Math.round(PROBES / secs), start, after1000, end }
+  } finally {
+    for (const r of release) await r()
+  }
+}

@@ -49,10 +49,6 @@ export const main = async (argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       return 1
     }
 
-    const spec = parseMonitorSpec(line.monitor)
-    if (!spec.ok) return fail(spec.error)
-    const monitorSpec = spec.spec
-
     if (settings.logFile !== undefined) {
       try {
         log.use(fileTarget(settings.logFile))
@@ -60,6 +56,11 @@ export const main = async (argv: readonly string[], env: NodeJS.ProcessEnv): Pro
         return fail(`${settings.logFile}: ${strerror(err)}`)
       }
     }
+
+    // after the log file is open, as 1.4g: a bad -M is in the log too
+    const spec = parseMonitorSpec(line.monitor)
+    if (!spec.ok) return fail(spec.error)
+    const monitorSpec = spec.spec
 
     if (monitorSpec.mode === 'off') say('port set to 0, monitoring disabled')
     const netTimeout = netTimeoutMs(settings.pollTime)

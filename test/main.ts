@@ -1,6 +1,6 @@
 // The command as a whole: bad input, version, usage, log targets, pid file.
 import t, { type Test } from 'tap'
-import { existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import net from 'node:net'
 import { alive, Fake, runAutossh, start, waitFor } from './helpers/autossh.js'
@@ -33,25 +33,28 @@ t.test('usage: no port, no host, unknown option', async t => {
 
 t.test('bad input: one line on stderr naming the value, status 1, nothing left behind', async t => {
   const f = fake(t, ['0'])
-  const cases: [Record<string, string>, string[], string][] = [
-    [{ AUTOSSH_POLL: 'abc' }, ['-M', '0', 'h'], 'invalid poll time "abc"'],
-    [{ AUTOSSH_GATETIME: '-1' }, ['-M', '0', 'h'], 'invalid gate time "-1"'],
-    [{ AUTOSSH_MAXSTART: '-2' }, ['-M', '0', 'h'], 'invalid max start number "-2"'],
-    [{ AUTOSSH_LOGLEVEL: '9' }, ['-M', '0', 'h'], 'invalid log level "9"'],
-    [{ AUTOSSH_MESSAGE: 'x'.repeat(65) }, ['-M', '0', 'h'], 'echo message may only be 64 bytes long'],
-    [{}, ['-M', 'abc', 'h'], 'invalid port "abc"'],
-    [{}, ['-M', '65535', 'h'], 'monitor port (65535) out of range'],
-    [{}, ['-M', '20000:x', 'h'], 'invalid echo port  "x"'],
-    [{ AUTOSSH_PORT: 'abc' }, ['-M', '0', 'h'], 'invalid port "abc"'],
+  // environment values are checked before the log file is opened; -M after, as 1.4g
+  const cases: [Record<string, string>, string[], string, 'no log' | 'logged'][] = [
+    [{ AUTOSSH_POLL: 'abc' }, ['-M', '0', 'h'], 'invalid poll time "abc"', 'no log'],
+    [{ AUTOSSH_GATETIME: '-1' }, ['-M', '0', 'h'], 'invalid gate time "-1"', 'no log'],
+    [{ AUTOSSH_MAXSTART: '-2' }, ['-M', '0', 'h'], 'invalid max start number "-2"', 'no log'],
+    [{ AUTOSSH_LOGLEVEL: '9' }, ['-M', '0', 'h'], 'invalid log level "9"', 'no log'],
+    [{ AUTOSSH_MESSAGE: 'x'.repeat(65) }, ['-M', '0', 'h'], 'echo message may only be 64 bytes long', 'no log'],
+    [{}, ['-M', 'abc', 'h'], 'invalid port "abc"', 'logged'],
+    [{}, ['-M', '65535', 'h'], 'monitor port (65535) out of range', 'logged'],
+    [{}, ['-M', '20000:x', 'h'], 'invalid echo port  "x"', 'logged'],
+    [{ AUTOSSH_PORT: 'abc' }, ['-M', '0', 'h'], 'invalid port "abc"', 'logged'],
   ]
-  for (const [env, args, message] of cases) {
+  for (const [env, args, message, logged] of cases) {
     const pid = join(f.dir, 'p.pid')
+    rmSync(f.log, { force: true })
     const r = await runAutossh(args, f.env({ ...env, AUTOSSH_PIDFILE: pid }))
     t.equal(r.status, 1, message)
     t.match(r.stderr, oneLine(message))
     t.equal(f.runs().length, 0, 'no ssh')
     t.notOk(existsSync(pid), 'no pid file')
-    t.notOk(existsSync(f.log), 'no log file')
+    if (logged === 'no log') t.notOk(existsSync(f.log), 'no log file')
+    else t.same(f.messages(), [message], 'the log has it too')
   }
 })
 

@@ -63,22 +63,16 @@ const keptWords = (t: Token & { kind: 'options' }): string[] => {
 }
 
 /**
- * The argv given to ssh (after the program path): the user's words in
- * getopt's order, without -f, -M and the first '--', with the monitor
- * forwards where the first -M stood, or first of all when the port came
- * from AUTOSSH_PORT.
+ * The argv given to ssh (after the program path): the monitor forwards first
+ * of all, wherever -M stood (1.4g does so), then the user's words in
+ * getopt's order, without -f, -M and the first '--'.
  */
-export const sshArgs = (tokens: readonly Token[], forwards: readonly string[], fromEnv: boolean): string[] => {
-  const out: string[] = fromEnv ? [...forwards] : []
-  let placed = fromEnv
+export const sshArgs = (tokens: readonly Token[], forwards: readonly string[]): string[] => {
+  const out: string[] = [...forwards]
   for (const t of tokens) {
     switch (t.kind) {
       case 'options':
         out.push(...keptWords(t))
-        if (!placed && t.opts.some(o => o.ch === 'M')) {
-          out.push(...forwards)
-          placed = true
-        }
         break
       case 'end':
         break

@@ -120,7 +120,7 @@ export const main = async (argv: readonly string[], env: NodeJS.ProcessEnv): Pro
         monitoring: monitor !== undefined,
       },
       sshPath: settings.sshPath,
-      sshArgs: sshArgs(line.tokens, forwards(monitorSpec), line.fromEnv),
+      sshArgs: sshArgs(line.tokens, forwards(monitorSpec)),
       log,
       monitor,
       probeDeadlineMs: probeDeadlineMs(settings.pollTime),

@@ -8,20 +8,21 @@ const argvFor = (argv: string[], envPort?: string): string[] | string => {
   if (line.action !== 'run') return line.action
   const spec = parseMonitorSpec(line.monitor)
   if (!spec.ok) return spec.error
-  return sshArgs(line.tokens, forwards(spec.spec), line.fromEnv)
+  return sshArgs(line.tokens, forwards(spec.spec))
 }
 
 const PAIR = ['-L', '20000:127.0.0.1:20000', '-R', '20000:127.0.0.1:20001']
 
-t.test('the monitor forwards replace -M where it stood', async t => {
+t.test('-M goes, and the monitor forwards come first, wherever it stood (as 1.4g)', async t => {
   t.same(argvFor(['-M', '20000', 'host', '-N']), [...PAIR, '-N', 'host'])
-  t.same(argvFor(['-N', '-M20000', 'host']), ['-N', ...PAIR, 'host'])
+  t.same(argvFor(['-N', '-M20000', 'host']), [...PAIR, '-N', 'host'])
+  t.same(argvFor(['-N', 'host', '-L', '1:h:2', '-M', '20000']), [...PAIR, '-N', '-L', '1:h:2', 'host'])
   t.same(argvFor(['-M', '20000:7', 'host']), ['-L', '20000:127.0.0.1:7', 'host'])
   t.same(argvFor(['-M', '0', '-N', 'host']), ['-N', 'host'])
   t.same(argvFor(['-M', '0x4e20', 'host']), [...PAIR, 'host'], 'ports are numbers, written back in decimal')
 })
 
-t.test('the last -M wins, the forwards stand at the first', async t => {
+t.test('the last -M wins', async t => {
   t.same(argvFor(['-M', '0', '-N', '-M', '5', 'host']), ['-L', '5:127.0.0.1:5', '-R', '5:127.0.0.1:6', '-N', 'host'])
 })
 
@@ -49,8 +50,8 @@ t.test('-f is autossh\'s wherever it stands, never inside an argument', async t 
 
 t.test('-M inside a cluster is autossh\'s too (1.4g passed it to ssh)', async t => {
   t.same(argvFor(['-fM', '20000', 'host']), [...PAIR, 'host'])
-  t.same(argvFor(['-NM20000', 'host']), ['-N', ...PAIR, 'host'])
-  t.same(argvFor(['-NfM', '20000', 'host']), ['-N', ...PAIR, 'host'])
+  t.same(argvFor(['-NM20000', 'host']), [...PAIR, '-N', 'host'])
+  t.same(argvFor(['-NfM', '20000', 'host']), [...PAIR, '-N', 'host'])
 })
 
 t.test('the first -- is autossh\'s; after it all is ssh\'s but -f', async t => {

@@ -12,7 +12,7 @@ import { own, track } from './cleanup.js'
 import { LogTail } from './logtail.js'
 import { alive, cpuSeconds, rssMB } from './proc.js'
 
-export const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
+export const CLI = fileURLToPath(new URL('../dist/cli.cjs', import.meta.url))
 export const AUTOSSH_14G = '/usr/lib/autossh/autossh'
 export const SSH = '/usr/bin/ssh'
 

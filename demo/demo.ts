@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { freePort, freePortPair, makeWorld, netnsAvailable, talk, type World } from '../test/world/index.js'
 
-const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
+const CLI = fileURLToPath(new URL('../dist/cli.cjs', import.meta.url))
 const POLL = 5
 const FIRST_POLL = 2
 

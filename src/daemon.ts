@@ -3,14 +3,14 @@
 // so the foreground starts a detached copy of itself and waits until that
 // copy reports that it is set up (or why it is not), then exits.
 import { closeSync, writeSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
 import type { Readable } from 'node:stream'
 
 /** set in the background copy: the descriptor on which it reports to the foreground */
 export const READY_FD_ENV = 'AUTOSSH_DAEMON_READY_FD'
 export const READY = 'ready'
 
-const CLI = fileURLToPath(new URL('./cli.js', import.meta.url))
+// this very program: the background copy runs what the foreground ran
+const CLI = process.argv[1]!
 
 /** in the foreground: start the background copy; resolves with its complaint, or undefined once it runs */
 export const detach = async (argv: readonly string[], env: NodeJS.ProcessEnv): Promise<string | undefined> => {

@@ -14,8 +14,10 @@ import { removePidFile, writePidFile } from './pidfile.js'
 import { run } from './run.js'
 import { netTimeoutMs, NET_TIMEOUT_MS, probeDeadlineMs, readSettings } from './settings.js'
 import { strerror } from './strerror.js'
+import { startTracing } from './trace.js'
 
 export const main = async (argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> => {
+  await startTracing(env)
   // set when this is the background copy that -f started
   const readyFd = takeReadyFd(env)
   const socket = env.AUTOSSH_SYSLOG_SOCKET || SYSLOG_SOCKET

@@ -1,11 +1,20 @@
 // Tracing under DEBUG=autossh:*, through the debug package. It is loaded only
 // when DEBUG is set: otherwise it would cost 6 MB and 10 ms at every start.
-import { createRequire } from 'node:module'
 import type createDebug from 'debug'
 
 export type Trace = (formatter: string, ...args: unknown[]) => void
 
-const load = createRequire(import.meta.url)
+let make: typeof createDebug | undefined
 
-export const tracer = (namespace: string, env: NodeJS.ProcessEnv = process.env): Trace =>
-  env.DEBUG ? (load('debug') as typeof createDebug)(namespace) : () => {}
+/** load debug if DEBUG asks for tracing; before this, and without DEBUG, tracing costs nothing */
+export const startTracing = async (env: NodeJS.ProcessEnv = process.env): Promise<void> => {
+  if (env.DEBUG) make = (await import('debug')).default
+}
+
+export const tracer = (namespace: string): Trace => {
+  let trace: Trace | undefined
+  return (formatter, ...args) => {
+    if (make === undefined) return
+    ;(trace ??= make(namespace))(formatter, ...args)
+  }
+}

@@ -158,6 +158,8 @@ t.test('SIGKILL of autossh takes ssh with it (no orphan holding the ports)', asy
   const f = fake(t, ['sleep'])
   const r = start(['-M', '0', 'h'], f.env())
   await waitFor(() => f.messages().some(m => m.startsWith('ssh child pid')), 10000, 'ssh')
+  // the stand-in may not have written down its argv yet
+  await waitFor(() => f.runs().length, 10000, 'ssh to record its start')
   const ssh = f.runs()[0]!.pid
   r.child.kill('SIGKILL')
   await r.done

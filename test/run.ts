@@ -30,6 +30,8 @@ t.test('SIGTERM: ssh is killed, autossh exits 1, no zombie', async t => {
   const r = start(['-M', '0', 'host'], f.env())
   const [run] = await waitFor(() => (f.runs().length ? f.runs() : undefined), 10000, 'ssh to start')
   await waitFor(() => f.messages().some(m => m.startsWith('ssh child pid is')), 5000, 'child pid line')
+  // the stand-in may not have written down its argv yet
+  await waitFor(() => f.runs().length, 10000, 'ssh to record its start')
   r.child.kill('SIGTERM')
   t.equal(await r.done, 1)
   t.notOk(alive(run!.pid), 'ssh is gone')
@@ -41,6 +43,7 @@ for (const [sig, num] of [['SIGINT', 2], ['SIGQUIT', 3], ['SIGABRT', 6]] as cons
     const f = fake(t, ['sleep'])
     const r = start(['-M', '0', 'host'], f.env())
     await waitFor(() => f.messages().some(m => m.startsWith('ssh child pid is')), 10000, 'child pid line')
+    await waitFor(() => f.runs().length, 10000, 'ssh to start')
     r.child.kill(sig)
     t.equal(await r.done, 1)
     t.ok(f.messages().includes(`received signal to exit (${num})`))
@@ -52,6 +55,8 @@ t.test('SIGUSR1 kills and restarts ssh', async t => {
   const f = fake(t, ['sleep', 'sleep'])
   const r = start(['-M', '0', 'host'], f.env())
   await waitFor(() => f.messages().some(m => m.startsWith('ssh child pid is')), 10000, 'first ssh')
+  // the stand-in may not have written down its argv yet
+  await waitFor(() => f.runs().length, 10000, 'ssh to record its start')
   r.child.kill('SIGUSR1')
   await waitFor(() => f.runs().length === 2, 10000, 'second ssh')
   t.notOk(alive(f.runs()[0]!.pid), 'the first ssh is gone')
@@ -65,6 +70,8 @@ t.test('ssh killed from outside is restarted', async t => {
   const f = fake(t, ['sleep', 'sleep'])
   const r = start(['-M', '0', 'host'], f.env())
   await waitFor(() => f.messages().some(m => m.startsWith('ssh child pid is')), 10000, 'first ssh')
+  // the stand-in may not have written down its argv yet
+  await waitFor(() => f.runs().length, 10000, 'ssh to record its start')
   process.kill(f.runs()[0]!.pid, 'SIGKILL')
   await waitFor(() => f.runs().length === 2, 10000, 'second ssh')
   t.ok(f.messages().includes('ssh exited on signal 9, restarting ssh'))
@@ -76,6 +83,8 @@ t.test('an ssh that ignores SIGTERM gets SIGKILL after the grace period', async 
   const f = fake(t, ['stubborn'])
   const r = start(['-M', '0', 'host'], f.env({ AUTOSSH_DEBUG: '1' }))
   await waitFor(() => f.messages().some(m => m.startsWith('ssh child pid is')), 10000, 'ssh')
+  // the stand-in may not have written down its argv yet
+  await waitFor(() => f.runs().length, 10000, 'ssh to record its start')
   await new Promise(r => setTimeout(r, 300))
   r.child.kill('SIGTERM')
   t.equal(await r.done, 1)

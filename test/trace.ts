@@ -1,12 +1,19 @@
 import t from 'tap'
-import { tracer } from '../src/trace.js'
+import { startTracing, tracer } from '../src/trace.js'
 
-t.test('without DEBUG, tracing is a no-op', async t => {
-  const trace = tracer('autossh:test', {})
-  t.equal(trace('nothing %s', 'here'), undefined)
-})
+t.test('without DEBUG, tracing is a no-op; with it, debug writes the namespace', async t => {
+  const trace = tracer('autossh:test')
+  await startTracing({})
+  const written: string[] = []
+  const write = process.stderr.write
+  process.stderr.write = ((chunk: string) => (written.push(String(chunk)), true)) as typeof write
+  t.teardown(() => void (process.stderr.write = write))
+  trace('nothing %s', 'here')
+  t.same(written, [])
 
-t.test('with DEBUG, the debug package traces the namespace', async t => {
-  const trace = tracer('autossh:test', { DEBUG: 'autossh:*' }) as unknown as { namespace: string }
-  t.equal(trace.namespace, 'autossh:test')
+  process.env.DEBUG = 'autossh:*'
+  await startTracing(process.env)
+  trace('something %s', 'here')
+  process.stderr.write = write
+  t.match(written.join(''), /autossh:test something here/)
 })

@@ -13,6 +13,9 @@ import { tracer } from './trace.js'
 
 const trace = tracer('autossh:supervise')
 
+/** how long a quickly failed probe waits for news of ssh's exit */
+const EXIT_SETTLE_MS = 50
+
 export const SIGNALS: readonly Signal[] = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGABRT', 'SIGUSR1', 'SIGHUP']
 
 export interface RunOptions {
@@ -100,10 +103,18 @@ export const run = (o: RunOptions): Promise<0 | 1> =>
           break
         case 'probe': {
           const mine = (probe = new AbortController())
+          const deadline = now() + o.probeDeadlineMs
           void o.monitor!.probe(o.probeDeadlineMs, mine.signal).then(ok => {
-            if (probe !== mine) return
-            probe = undefined
-            dispatch({ type: 'probed', ok })
+            const report = () => {
+              if (probe !== mine) return
+              probe = undefined
+              dispatch({ type: 'probed', ok })
+            }
+            // a probe that failed before its deadline may have failed because ssh
+            // just died (its forwards closed first): let that exit be told first,
+            // so the log says why, as 1.4g's does
+            if (!ok && now() < deadline) after(EXIT_SETTLE_MS, report)
+            else report()
           })
           break
         }

@@ -1,6 +1,6 @@
 // The supervise loop with real processes: a stand-in ssh, real signals.
 import t, { type Test } from 'tap'
-import { alive, Fake, start, waitFor } from './helpers/autossh.js'
+import { alive, Fake, sleep, start, waitFor } from './helpers/autossh.js'
 
 const fake = (t: Test, plan: string[]) => {
   const f = new Fake(plan)
@@ -141,9 +141,26 @@ t.test('ssh exits while a probe is in flight: the probe is dropped, ssh restarte
   const f = fake(t, ['swallow:5', 'sleep'])
   const r = start(['-M', String(port), 'host'], f.env({ AUTOSSH_GATETIME: '0', AUTOSSH_POLL: '60', AUTOSSH_FIRST_POLL: '2' }))
   await waitFor(() => f.runs().length === 2, 15000, 'second ssh')
+  // long enough for a late probe result to have been (wrongly) acted on
+  await sleep(300)
   const said = f.messages()
   t.ok(said.includes('ssh exited with error status 255; restarting ssh'))
   t.notOk(said.includes('port down, restarting ssh'), 'the dropped probe counts for nothing')
+  r.child.kill('SIGTERM')
+  t.equal(await r.done, 1)
+})
+
+t.test('ssh dies as a probe reaches it: the log says ssh exited, not port down', async t => {
+  const { freePortPair } = await import('./world/index.js')
+  const port = await freePortPair()
+  const f = fake(t, ['die-on-data', 'sleep'])
+  const r = start(['-M', String(port), 'host'], f.env({ AUTOSSH_GATETIME: '0', AUTOSSH_POLL: '60', AUTOSSH_FIRST_POLL: '2' }))
+  await waitFor(() => f.runs().length === 2, 15000, 'second ssh')
+  // long enough for a late probe result to have been (wrongly) acted on
+  await sleep(300)
+  const said = f.messages()
+  t.ok(said.includes('ssh exited with error status 255; restarting ssh'))
+  t.notOk(said.includes('port down, restarting ssh'))
   r.child.kill('SIGTERM')
   t.equal(await r.done, 1)
 })

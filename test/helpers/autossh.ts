@@ -85,6 +85,9 @@ while time.time() < end:
             held.append(s.accept()[0])
         elif not r.recv(4096):
             held.remove(r)
+        elif len(sys.argv) > 3:
+            # die the moment the test line comes: the forward closes as ssh exits
+            sys.exit(255)
 # a grandchild keeps the sockets open a while, so that ssh's end is not
 # announced by closed connections first
 if os.fork() == 0:
@@ -99,7 +102,8 @@ sys.exit(255)
  * FAKE_PLAN says: a number exits with it, `sleep` sleeps until killed,
  * `stubborn` also ignores SIGTERM, `kill:SIG` dies of that signal,
  * `swallow:SECS` listens on the first -L port, swallows what comes and
- * exits 255 after SECS seconds (its connections stay open 3 s longer).
+ * exits 255 after SECS seconds (its connections stay open 3 s longer),
+ * `die-on-data` listens there too and exits 255 when a probe's line comes.
  */
 export class Fake {
   dir = mkdtempSync(join(tmpdir(), 'autossh-fake-'))
@@ -117,17 +121,17 @@ n=$(cat "$d/runs" 2>/dev/null | wc -l)
 line=$$
 for a in "$@"; do line="$line|$a"; done
 echo "$line" >> "$d/runs"
+lport=; prev=
+for a in "$@"; do [ "$prev" = -L ] && [ -z "$lport" ] && lport=\${a%%:*}; prev=$a; done
 what=$(sed -n "$((n + 1))p" "$d/plan")
 [ -n "$what" ] || what=$(tail -n 1 "$d/plan")
 case "$what" in
   sleep) exec sleep 1000 ;;
   stubborn) trap '' TERM; exec sleep 1000 ;;
   kill:*) kill -s "\${what#kill:}" $$ ;;
-  swallow:*)
-    # listen on the first -L port, take what comes and answer nothing, then exit 255
-    port=; prev=
-    for a in "$@"; do [ "$prev" = -L ] && [ -z "$port" ] && port=\${a%%:*}; prev=$a; done
-    exec python3 -c "$SWALLOW" "$port" "\${what#swallow:}" ;;
+  # listen on the first -L port, take what comes and answer nothing, then exit 255
+  swallow:*) exec python3 -c "$SWALLOW" "$lport" "\${what#swallow:}" ;;
+  die-on-data) exec python3 -c "$SWALLOW" "$lport" 1000 die ;;
   *) exit "$what" ;;
 esac
 `,

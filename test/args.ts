@@ -37,6 +37,8 @@ t.test('AUTOSSH_PORT beats -M; its forwards come first', async t => {
 t.test('-f is autossh\'s wherever it stands, never inside an argument', async t => {
   t.same(argvFor(['-M', '0', '-fN', 'host']), ['-N', 'host'])
   t.same(argvFor(['-M', '0', '-Nf', 'host']), ['-N', 'host'])
+  t.same(argvFor(['-M', '0', '-fp', '22', 'host']), ['-p', '22', 'host'], 'the argument stays the next word')
+  t.same(argvFor(['-M', '0', '-fp22', 'host']), ['-p22', 'host'], 'or attached')
   t.same(argvFor(['-M', '0', '-vfv', '-f', 'host']), ['-vv', 'host'])
   t.same(argvFor(['-M', '0', '-fl', 'f', 'host']), ['-l', 'f', 'host'])
   t.same(argvFor(['-M', '0', '-lf', 'host']), ['-lf', 'host'])

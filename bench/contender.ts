@@ -1,15 +1,15 @@
 // One row of the bench: one supervisor (autossh-ts, autossh 1.4g, or ssh's
 // own keepalive under autossh-ts -M 0) in a fresh world, through a whole
 // life: start, idle monitoring, a cut, a restore.
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
-import { freePort, freePortPair, makeWorld, talk, type World } from '../test/world/index.js'
+import { freePort, freePortPair, makeWorld, stopProcess, talk, type World } from '../test/world/index.js'
 import { own, track } from './cleanup.js'
-import { LogTail } from './logtail.js'
+import { LogTail } from '../test/helpers/logtail.js'
 import { alive, cpuSeconds, rssMB } from './proc.js'
 
 export const CLI = fileURLToPath(new URL('../dist/cli.cjs', import.meta.url))
@@ -98,15 +98,8 @@ const writeWrapper = (dir: string): { path: string; times: string } => {
   return { path, times }
 }
 
-/** SIGTERM (the supervisor takes its ssh along), SIGKILL if it lingers past ssh's kill grace */
-const stopChild = async (child: ChildProcess, graceMs = 8000): Promise<void> => {
-  if (child.exitCode !== null || child.signalCode !== null) return
-  const gone = new Promise(r => child.once('close', r))
-  child.kill('SIGTERM')
-  const t = setTimeout(() => child.kill('SIGKILL'), graceMs)
-  await gone
-  clearTimeout(t)
-}
+/** the supervisor takes its ssh along on SIGTERM; SIGKILL only past ssh's own kill grace */
+const SUPERVISOR_GRACE_MS = 8000
 
 export const runContender = async (c: Contender, netns: boolean, progress: (s: string) => void): Promise<Row> => {
   const row = emptyRow(c.name)
@@ -152,7 +145,7 @@ export const runContender = async (c: Contender, netns: boolean, progress: (s: s
     child.on('error', () => {})
     release.unshift(
       own(async () => {
-        await stopChild(child)
+        await stopProcess(child, SUPERVISOR_GRACE_MS)
         // 1.4g's ssh has no parent-death signal: make sure none is left behind
         for (const pid of tail.sshPids()) if (alive(pid)) process.kill(pid, 'SIGKILL')
       }),

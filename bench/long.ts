@@ -10,7 +10,7 @@ import { listen } from '../src/monitor/listen.js'
 import { Monitor } from '../src/monitor/probe.js'
 import { forwards, type MonitorSpec } from '../src/monitor/spec.js'
 import { netTimeoutMs, probeDeadlineMs } from '../src/settings.js'
-import { freePort, freePortPair, makeWorld } from '../test/world/index.js'
+import { freePort, freePortPair, makeWorld, stopProcess } from '../test/world/index.js'
 import { own, track } from './cleanup.js'
 import { SSH, POLL_S } from './contender.js'
 import { fdCount, rssMB } from './proc.js'
@@ -70,16 +70,7 @@ export const runLong = async (mode: 'pair' | 'echo', keep: boolean, netns: boole
 
     const ssh = spawn(SSH, ['-N', ...forwards(spec), ...world.sshOptions, world.host], { stdio: ['ignore', 'ignore', 'pipe'] })
     ssh.on('error', () => {})
-    release.unshift(
-      own(async () => {
-        if (ssh.exitCode !== null || ssh.signalCode !== null) return
-        const gone = new Promise(r => ssh.once('close', r))
-        ssh.kill('SIGTERM')
-        const t = setTimeout(() => ssh.kill('SIGKILL'), 5000)
-        await gone
-        clearTimeout(t)
-      }),
-    )
+    release.unshift(own(() => stopProcess(ssh, 5000)))
 
     // the forwards come up a moment after ssh starts
     const deadline = probeDeadlineMs(POLL_S)

@@ -6,9 +6,10 @@
 // namespace can be made (root). Everything it starts, it stops, however it
 // ends: done, failed, Ctrl-C, SIGTERM or SIGHUP.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { closeSync, openSync, readdirSync, readFileSync, readSync, existsSync } from 'node:fs'
+import { readdirSync, readFileSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { LogTail } from '../test/helpers/logtail.js'
 import { freePort, freePortPair, makeWorld, netnsAvailable, talk, type World } from '../test/world/index.js'
 
 const CLI = fileURLToPath(new URL('../dist/cli.cjs', import.meta.url))
@@ -128,76 +129,6 @@ const stopAutossh = async (a: Autossh, graceMs = 7000): Promise<number | string>
   return status
 }
 
-interface Entry {
-  /** as autossh wrote it, without the date: `autossh[pid]: message` */
-  line: string
-  message: string
-}
-
-/** follows autossh's log file, printing each line as it comes */
-class LogTail {
-  entries: Entry[] = []
-  private pos = 0
-  private partial = ''
-  private timer: NodeJS.Timeout
-
-  constructor(
-    private file: string,
-    private show: (e: Entry) => void,
-  ) {
-    this.timer = setInterval(() => this.pump(), 50)
-    tails.add(this)
-  }
-
-  pump(): void {
-    if (!existsSync(this.file)) return
-    const fd = openSync(this.file, 'r')
-    try {
-      const buf = Buffer.alloc(65536)
-      for (;;) {
-        const n = readSync(fd, buf, 0, buf.length, this.pos)
-        if (n <= 0) break
-        this.pos += n
-        this.partial += buf.subarray(0, n).toString('utf8')
-      }
-    } finally {
-      closeSync(fd)
-    }
-    let nl: number
-    while ((nl = this.partial.indexOf('\n')) >= 0) {
-      const raw = this.partial.slice(0, nl)
-      this.partial = this.partial.slice(nl + 1)
-      const line = raw.replace(/^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d /, '')
-      const e = { line, message: line.replace(/^autossh\[\d+\]: /, '') }
-      this.entries.push(e)
-      this.show(e)
-    }
-  }
-
-  /** index of the first entry at or after from that satisfies test, or -1 */
-  find(test: (m: string) => boolean, from = 0): number {
-    for (let i = from; i < this.entries.length; i++) if (test(this.entries[i]!.message)) return i
-    return -1
-  }
-
-  sshPids(): number[] {
-    return this.entries.flatMap(e => {
-      const m = /^ssh child pid is (\d+)$/.exec(e.message)
-      return m ? [Number(m[1])] : []
-    })
-  }
-
-  stop(): void {
-    clearInterval(this.timer)
-    try {
-      this.pump()
-    } catch {
-      // the world's directory may be gone already
-    }
-    tails.delete(this)
-  }
-}
-
 /** poll until fn gives a truthy value; give up if autossh ends, the demo is stopped, or time runs out */
 const until = async <T>(a: Autossh, fn: () => T | Promise<T>, timeoutMs: number, what: string): Promise<NonNullable<T>> => {
   const end = Date.now() + timeoutMs
@@ -264,9 +195,14 @@ const demo = async (mode: 'echo' | 'pair') => {
   }
   more(`-L ${forward}: the user's forward, to the target service.`)
 
-  const tail = new LogTail(log, e => {
-    if (!NOISE.test(e.message)) say(dim(`  | ${e.line}`))
-  })
+  const tail = new LogTail(
+    log,
+    e => {
+      if (!NOISE.test(e.message)) say(dim(`  | ${e.line}`))
+    },
+    50,
+  )
+  tails.add(tail)
   const a = launch(args, env)
 
   // the forward works
@@ -312,6 +248,7 @@ const demo = async (mode: 'echo' | 'pair') => {
   say('stopping autossh with SIGTERM')
   const status = await stopAutossh(a)
   tail.stop()
+  tails.delete(tail)
   say(`autossh exited with status ${status}`)
   const pids = tail.sshPids()
   const left = pids.filter(alive)

@@ -13,8 +13,6 @@ export type CommandLine =
       action: 'run'
       /** the monitor spec, `port[:echo_port]`: AUTOSSH_PORT when set, else the last -M */
       monitor: string
-      /** true when the spec came from AUTOSSH_PORT */
-      fromEnv: boolean
       daemon: boolean
       tokens: Token[]
     }
@@ -29,11 +27,10 @@ export const readCommandLine = (argv: readonly string[], envPort: string | undef
     if (ch === 'f') daemon = true
   }
   if (error !== undefined) return { action: 'usage', complaint: error }
-  const fromEnv = envPort !== undefined && envPort !== ''
-  if (fromEnv) monitor = envPort
+  if (envPort !== undefined && envPort !== '') monitor = envPort
   const hasHost = tokens.some(t => t.kind === 'operand' || t.kind === 'after')
   if (monitor === undefined || !hasHost) return { action: 'usage' }
-  return { action: 'run', monitor, fromEnv, daemon, tokens }
+  return { action: 'run', monitor, daemon, tokens }
 }
 
 /** autossh's strip_arg(): drop 'f' letters from a word up to the first letter that takes an argument */

@@ -133,34 +133,26 @@ t.test('gate time: a quick first failure ends it', async t => {
   t.equal(f.messages().at(-1), 'ssh exited prematurely with status 255; autossh exiting')
 })
 
-t.test('ssh exits while a probe is in flight: the probe is dropped, ssh restarted', async t => {
-  const { freePortPair } = await import('./world/index.js')
-  const port = await freePortPair()
-  // the first ssh takes the test line and never answers, then exits 255 after 5 s;
-  // the probe, started after 2 s, would wait 15 s (poll 60)
-  const f = fake(t, ['swallow:5', 'sleep'])
-  const r = start(['-M', String(port), 'host'], f.env({ AUTOSSH_GATETIME: '0', AUTOSSH_POLL: '60', AUTOSSH_FIRST_POLL: '2' }))
-  await waitFor(() => f.runs().length === 2, 15000, 'second ssh')
-  // long enough for a late probe result to have been (wrongly) acted on
-  await sleep(300)
-  const said = f.messages()
-  t.ok(said.includes('ssh exited with error status 255; restarting ssh'))
-  t.notOk(said.includes('port down, restarting ssh'), 'the dropped probe counts for nothing')
-  r.child.kill('SIGTERM')
-  t.equal(await r.done, 1)
-})
-
-t.test('ssh dies as a probe reaches it: the log says ssh exited, not port down', async t => {
-  const { freePortPair } = await import('./world/index.js')
-  const port = await freePortPair()
-  const f = fake(t, ['die-on-data', 'sleep'])
-  const r = start(['-M', String(port), 'host'], f.env({ AUTOSSH_GATETIME: '0', AUTOSSH_POLL: '60', AUTOSSH_FIRST_POLL: '2' }))
-  await waitFor(() => f.runs().length === 2, 15000, 'second ssh')
-  // long enough for a late probe result to have been (wrongly) acted on
-  await sleep(300)
-  const said = f.messages()
-  t.ok(said.includes('ssh exited with error status 255; restarting ssh'))
-  t.notOk(said.includes('port down, restarting ssh'))
-  r.child.kill('SIGTERM')
-  t.equal(await r.done, 1)
-})
+// ssh dies under a probe, with the test line taken and never answered: either it
+// exits 255 after 5 s, its sockets kept open a while (the probe, started after
+// 2 s, would wait 15 s at poll 60), or it exits the moment the line comes, its
+// forward closing as it goes. Either way the restart is for ssh's exit.
+for (const [plan, name] of [
+  ['swallow:5', 'ssh exits while a probe is in flight: the probe is dropped, ssh restarted'],
+  ['die-on-data', 'ssh dies as a probe reaches it: the log says ssh exited, not port down'],
+] as const) {
+  t.test(name, async t => {
+    const { freePortPair } = await import('./world/index.js')
+    const port = await freePortPair()
+    const f = fake(t, [plan, 'sleep'])
+    const r = start(['-M', String(port), 'host'], f.env({ AUTOSSH_GATETIME: '0', AUTOSSH_POLL: '60', AUTOSSH_FIRST_POLL: '2' }))
+    await waitFor(() => f.runs().length === 2, 15000, 'second ssh')
+    // long enough for a late probe result to have been (wrongly) acted on
+    await sleep(300)
+    const said = f.messages()
+    t.ok(said.includes('ssh exited with error status 255; restarting ssh'))
+    t.notOk(said.includes('port down, restarting ssh'), 'the probe counts for nothing')
+    r.child.kill('SIGTERM')
+    t.equal(await r.done, 1)
+  })
+}

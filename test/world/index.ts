@@ -93,11 +93,12 @@ const own = (c: ChildProcess) => {
   return c
 }
 
-const stop = async (c: ChildProcess) => {
+/** SIGTERM, and SIGKILL if it has not exited within graceMs */
+export const stopProcess = async (c: ChildProcess, graceMs = 2000): Promise<void> => {
   if (c.exitCode !== null || c.signalCode !== null) return
   const gone = new Promise(r => c.once('exit', r))
   c.kill('SIGTERM')
-  const t = setTimeout(() => c.kill('SIGKILL'), 2000)
+  const t = setTimeout(() => c.kill('SIGKILL'), graceMs)
   await gone
   clearTimeout(t)
 }
@@ -121,7 +122,7 @@ export const makeWorld = async (opts: { netns?: boolean } = {}): Promise<World> 
       const remote = own(
         spawn('unshare', ['-n', '--', process.execPath, '--import', 'tsx', REMOTE, dir], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] }),
       )
-      cleanups.push(() => stop(remote))
+      cleanups.push(() => stopProcess(remote))
       let out = ''
       let err = ''
       remote.stderr!.on('data', d => (err += d))
@@ -141,7 +142,7 @@ export const makeWorld = async (opts: { netns?: boolean } = {}): Promise<World> 
     } else {
       const sshdPort = await freePort()
       const sshd = own(startSshd(dir, sshdPort))
-      cleanups.push(() => stop(sshd))
+      cleanups.push(() => stopProcess(sshd))
       let err = ''
       sshd.stderr!.on('data', d => (err += d))
       await withTimeout(

@@ -1,17 +1,21 @@
 // Follows an autossh log file (ours or 1.4g's: `YYYY/MM/DD HH:MM:SS
 // autossh[pid]: message`), noting when each message was first seen. The log's
-// own timestamps have whole seconds only; the bench needs milliseconds, so it
-// reads the file often and stamps each line with its own clock.
+// own timestamps have whole seconds only; the bench needs milliseconds, so the
+// file is read often and each line stamped with this process's clock. Used by
+// the bench and the demo.
 import { closeSync, openSync, readSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
 
 export interface Entry {
+  /** as autossh wrote it, without the date: `autossh[pid]: message` */
+  line: string
   message: string
-  /** performance.now() when the bench first saw the line */
+  /** performance.now() when the line was first seen */
   at: number
 }
 
-const PREFIX = /^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d \S+\[\d+\]: /
+const DATE = /^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d /
+const TAG = /^\S+\[\d+\]: /
 
 interface Waiter {
   test: (message: string) => boolean
@@ -28,6 +32,7 @@ export class LogTail {
 
   constructor(
     private file: string,
+    private onEntry?: (e: Entry) => void,
     everyMs = 5,
   ) {
     this.timer = setInterval(() => this.pump(), everyMs)
@@ -38,7 +43,7 @@ export class LogTail {
     try {
       fd = openSync(this.file, 'r')
     } catch {
-      return // not written yet
+      return // not written yet, or its directory is gone already
     }
     try {
       const buf = Buffer.alloc(65536)
@@ -52,14 +57,26 @@ export class LogTail {
     const lines = this.partial.split('\n')
     this.partial = lines.pop()!
     const at = performance.now()
-    for (const line of lines) if (line) this.entries.push({ message: line.replace(PREFIX, ''), at })
+    for (const raw of lines) {
+      if (!raw) continue
+      const line = raw.replace(DATE, '')
+      const e = { line, message: line.replace(TAG, ''), at }
+      this.entries.push(e)
+      this.onEntry?.(e)
+    }
     for (const w of this.waiters) {
-      const i = this.entries.findIndex((e, i) => i >= w.from && w.test(e.message))
+      const i = this.find(w.test, w.from)
       if (i >= 0) {
         this.waiters.delete(w)
         w.resolve(i)
       }
     }
+  }
+
+  /** the index of the first entry at or after `from` that passes, or -1 */
+  find(test: (message: string) => boolean, from = 0): number {
+    for (let i = from; i < this.entries.length; i++) if (test(this.entries[i]!.message)) return i
+    return -1
   }
 
   /** the index of the first entry at or after `from` that passes, once it has been seen */

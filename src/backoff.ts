@@ -16,7 +16,8 @@ export interface Grace {
  * @param sinceLastStart seconds since the previous start (Infinity before the first)
  * @param pollTime seconds
  */
-export const graceTime = (tries: number, sinceLastStart: number, pollTime: number): Grace => {
+// eslint-disable-next-line @typescript-eslint/no-unused-vars
+export const graceTime = (tries: number, sinceLastStart: number, pollTime: number, _random: () => number = Math.random): Grace => {
   // an ssh that stayed up this long counts as a success
   const minTime = Math.max(Math.floor(pollTime / 10), 10)
   const next = sinceLastStart >= minTime ? 0 : tries + 1
@@ -25,3 +26,6 @@ export const graceTime = (tries: number, sinceLastStart: number, pollTime: numbe
   const secs = Math.floor((pollTime / 100) * (t * (t / 3)))
   return { tries: next, waitMs: Math.min(secs, pollTime) * 1000 }
 }
+
+/** the steady wait while a remote port is held (placeholder until the jittered schedule lands) */
+export const heldPortWait = (random: () => number): number => 2000 + Math.floor(random() * 2000)

@@ -12,7 +12,7 @@ import { Monitor } from './monitor/probe.js'
 import { forwards, MONITOR_HOST, parseMonitorSpec } from './monitor/spec.js'
 import { removePidFile, writePidFile } from './pidfile.js'
 import { run } from './run.js'
-import { netTimeoutMs, NET_TIMEOUT_MS, probeDeadlineMs, readSettings } from './settings.js'
+import { netTimeoutMs, NET_TIMEOUT_MS, readSettings } from './settings.js'
 import { strerror } from './strerror.js'
 import { startTracing } from './trace.js'
 
@@ -120,12 +120,12 @@ export const main = async (argv: readonly string[], env: NodeJS.ProcessEnv): Pro
         firstPollTime: settings.firstPollTime,
         maxLifetime: settings.maxLifetime,
         monitoring: monitor !== undefined,
+        netTimeoutMs: netTimeout,
       },
       sshPath: settings.sshPath,
       sshArgs: sshArgs(line.tokens, forwards(monitorSpec)),
       log,
       monitor,
-      probeDeadlineMs: probeDeadlineMs(settings.pollTime),
     })
   } finally {
     listener?.close()

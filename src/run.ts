@@ -7,7 +7,7 @@ import type { Logger } from './log/logger.js'
 import type { Monitor } from './monitor/probe.js'
 import { findExecutable, KILL_GRACE_MS, startSsh, type SshChild } from './ssh.js'
 import { strerror } from './strerror.js'
-import { initialState, step, type Action, type Event, type Plan, type Signal } from './supervise.js'
+import { initialState, step, type Action, type Event, type Plan, type Said, type Signal, type Timer as TimerName, type TunnelState } from './supervise.js'
 import { after, now, type Timer } from './timer.js'
 import { tracer } from './trace.js'
 
@@ -15,6 +15,8 @@ const trace = tracer('autossh:supervise')
 
 /** how long a quickly failed probe waits for news of ssh's exit */
 const EXIT_SETTLE_MS = 50
+/** a probe may run this much past its poll and net timeout before the watchdog calls the loop stuck */
+const WATCHDOG_SLACK_MS = 5000
 
 export const SIGNALS: readonly Signal[] = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGABRT', 'SIGUSR1', 'SIGHUP']
 
@@ -25,10 +27,26 @@ export interface RunOptions {
   log: Logger
   /** the connection test, when monitoring */
   monitor?: Monitor
-  /** how long one probe may take, ms */
-  probeDeadlineMs: number
   killGraceMs?: number
+  /** what ssh says on its stderr, recognised */
+  classify?: (line: string) => Said | undefined
+  /** things that happen in the world: each is started with the way in, and closed on the way out */
+  sources?: readonly EventSource[]
+  /** the status file and systemd */
+  reporter?: Reporter
+  /** systemd's watchdog: how often to tell it we are alive, ms */
+  watchdogMs?: number
 }
+
+export type EventSource = (emit: (e: Event) => void) => { close(): void }
+
+export interface Reporter {
+  state(state: TunnelState, detail?: { sshPid?: number | null; reason?: string; starts?: number }): void
+  probe(ok: boolean, rttMs: number | null, reason?: string): void
+  watchdog(healthy: boolean): void
+}
+
+const EVENT_OF: Record<TimerName, Event['type']> = { wait: 'waited', poll: 'poll', lifetime: 'lifetime', early: 'early', settle: 'settled' }
 
 /** supervise ssh until autossh should exit; resolves with the exit status */
 export const run = (o: RunOptions): Promise<0 | 1> =>
@@ -55,6 +73,12 @@ export const run = (o: RunOptions): Promise<0 | 1> =>
 
     const onSignal = (signal: Signal) => dispatch({ type: 'signal', signal, number: constants.signals[signal] })
     for (const s of SIGNALS) process.on(s, onSignal)
+    const opened = (o.sources ?? []).map(source => source(dispatch))
+    // healthy: the event loop turns (this interval fires) and the probes go on: a poll
+    // due long ago whose probe never ended means the loop is stuck
+    let pollDue: number | undefined
+    const healthy = () => pollDue === undefined || now() < pollDue + o.plan.netTimeoutMs + WATCHDOG_SLACK_MS
+    const watchdog = o.watchdogMs && o.reporter ? setInterval(() => o.reporter!.watchdog(healthy()), o.watchdogMs) : undefined
 
     const disarm = (name: string) => {
       timers.get(name)?.cancel()
@@ -66,7 +90,10 @@ export const run = (o: RunOptions): Promise<0 | 1> =>
       try {
         const path = findExecutable(o.sshPath)
         o.log.log(LOG_DEBUG, `child of ${process.pid} execing ${path}`)
-        c = startSsh(path, o.sshArgs)
+        c = startSsh(path, o.sshArgs, undefined, line => {
+          const said = o.classify?.(line)
+          if (said) dispatch({ type: 'ssh-said', said })
+        })
       } catch (err) {
         dispatch({ type: 'spawn-failed', message: `${o.sshPath}: ${strerror(err)}` })
         return
@@ -87,37 +114,48 @@ export const run = (o: RunOptions): Promise<0 | 1> =>
           break
         case 'arm':
           disarm(a.timer)
+          if (a.timer === 'poll') pollDue = now() + a.ms
           timers.set(
             a.timer,
             after(a.ms, () => {
               timers.delete(a.timer)
-              dispatch({ type: a.timer === 'wait' ? 'waited' : a.timer === 'poll' ? 'poll' : 'lifetime' })
+              dispatch({ type: EVENT_OF[a.timer] } as Event)
             }),
           )
           break
         case 'disarm':
           disarm(a.timer)
+          if (a.timer === 'poll') pollDue = undefined
           break
         case 'spawn':
           spawn()
           break
         case 'probe': {
           const mine = (probe = new AbortController())
-          const deadline = now() + o.probeDeadlineMs
-          void o.monitor!.probe(o.probeDeadlineMs, mine.signal).then(ok => {
+          const deadline = now() + a.deadlines.reduce((x, y) => x + y, 0)
+          void o.monitor!.probe(a.deadlines, { quiet: a.quiet, abort: mine.signal }).then(r => {
             const report = () => {
               if (probe !== mine) return
               probe = undefined
-              dispatch({ type: 'probed', ok })
+              dispatch(r.ok ? { type: 'probed', ok: true, rttMs: r.rttMs, fresh: r.fresh } : { type: 'probed', ok: false })
             }
             // a probe that failed before its deadline may have failed because ssh
             // just died (its forwards closed first): let that exit be told first,
             // so the log says why, as 1.4g's does
-            if (!ok && now() < deadline) after(EXIT_SETTLE_MS, report)
+            if (!r.ok && now() < deadline) after(EXIT_SETTLE_MS, report)
             else report()
           })
           break
         }
+        case 'status':
+          o.reporter?.state(a.state, { sshPid: a.sshPid, reason: a.reason, starts: a.starts })
+          break
+        case 'record-probe':
+          o.reporter?.probe(a.ok, a.rttMs, a.reason)
+          break
+        case 'trace':
+          trace(a.message)
+          break
         case 'cancel-probe':
           probe?.abort()
           probe = undefined
@@ -132,6 +170,8 @@ export const run = (o: RunOptions): Promise<0 | 1> =>
           // the machine disarms its timers before it exits; this is only the backstop
           /* c8 ignore next */
           for (const name of [...timers.keys()]) disarm(name)
+          clearInterval(watchdog)
+          for (const source of opened) source.close()
           for (const s of SIGNALS) process.off(s, onSignal)
           o.monitor?.close()
           resolve(a.status)

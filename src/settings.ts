@@ -135,18 +135,3 @@ export const readSettings = (env: Env): SettingsResult => {
  */
 export const netTimeoutMs = (pollTime: number): number =>
   (pollTime * 1000) / 2 < NET_TIMEOUT_MS ? Math.floor((pollTime * 1000) / 2) : NET_TIMEOUT_MS
-
-/** short polls: below this many seconds the net timeouts shrink */
-export const SHORT_POLL = 30
-/**
- * with short polls a probe must come back this fast, so that a silent cut is
- * seen, and ssh killed, within a poll and 1.5 s
- */
-export const SHORT_POLL_DEADLINE_MS = 1400
-
-/**
- * The one deadline of a whole probe: the net timeout, and no more than
- * 1.4 s when polls are short (autossh 1.4g could take twice its net timeout).
- */
-export const probeDeadlineMs = (pollTime: number): number =>
-  pollTime < SHORT_POLL ? Math.min(netTimeoutMs(pollTime), SHORT_POLL_DEADLINE_MS) : netTimeoutMs(pollTime)

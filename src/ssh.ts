@@ -1,5 +1,6 @@
 // Starting ssh, and killing it: SIGTERM, then SIGKILL if it lingers.
-import { accessSync, constants, statSync, existsSync } from 'node:fs'
+import { accessSync, constants, statSync, existsSync, writeSync } from 'node:fs'
+import type { Readable } from 'node:stream'
 import { constants as os } from 'node:os'
 import { join } from 'node:path'
 import { spawn } from 'node:child_process'
@@ -36,6 +37,43 @@ export const findExecutable = (file: string, pathEnv = process.env.PATH ?? '/bin
   throw errno(denied ? 'EACCES' : 'ENOENT')
 }
 
+/** how long the news of ssh's exit waits for the rest of its stderr */
+const STDERR_SETTLE_MS = 100
+/** a longer line of ssh's is cut here for recognising (it still passes through whole) */
+const MAX_LINE = 4096
+
+/**
+ * ssh's stderr goes on to ours unchanged, byte for byte, as it is written;
+ * each line is also handed to onLine. Resolves at its end.
+ */
+const passThrough = (from: Readable, onLine: (line: string) => void): Promise<void> => {
+  let buf = ''
+  from.on('data', (chunk: Buffer) => {
+    writeRaw(chunk)
+    buf += chunk.toString('latin1')
+    let nl: number
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      onLine(buf.slice(0, nl).replace(/\r$/, ''))
+      buf = buf.slice(nl + 1)
+    }
+    if (buf.length > MAX_LINE) buf = buf.slice(-MAX_LINE)
+  })
+  return new Promise(resolve => {
+    from.once('close', () => {
+      if (buf !== '') onLine(buf)
+      resolve()
+    })
+  })
+}
+
+const writeRaw = (chunk: Buffer): void => {
+  try {
+    writeSync(2, chunk)
+  } catch {
+    // our stderr is gone; ssh's words still reach the log through onLine
+  }
+}
+
 export interface SshChild {
   pid: number
   exited: Promise<SshExit>
@@ -53,17 +91,23 @@ const hasSetpriv = (() => {
  * started through it with a parent-death signal, so that ssh goes too if
  * autossh is killed without a chance to clean up (SIGKILL, the OOM killer).
  */
-export const startSsh = (path: string, args: readonly string[], tie = hasSetpriv()): SshChild => {
+export const startSsh = (path: string, args: readonly string[], tie = hasSetpriv(), onLine?: (line: string) => void): SshChild => {
   const [file, argv] = tie ? [SETPRIV, ['--pdeathsig', 'KILL', '--', path, ...args]] : [path, [...args]]
   // node's own spawn, not execa: execa costs 13 MB of memory and 60 ms before
-  // ssh can start, and ssh needs nothing of it (inherited stdio, no output)
-  const sub = spawn(file, argv, { stdio: 'inherit' })
+  // ssh can start, and ssh needs nothing of it (inherited stdin and stdout)
+  const sub = spawn(file, argv, { stdio: ['inherit', 'inherit', onLine ? 'pipe' : 'inherit'] })
+  const said = sub.stderr ? passThrough(sub.stderr, onLine!) : Promise.resolve()
   const pid = sub.pid
   // fork() itself failed (out of processes or memory); findExecutable() has checked the rest
   /* c8 ignore next */
   if (pid === undefined) throw new Error(`cannot start ${file}`)
   const exited = new Promise<SshExit>(resolve =>
-    sub.once('exit', (code, signal) => resolve({ code: signal ? null : code, signal: signal ? os.signals[signal] : null })),
+    sub.once('exit', (code, signal) => {
+      const exit = { code: signal ? null : code, signal: signal ? os.signals[signal] : null }
+      // what ssh said before it went is told before its exit; a child of ssh's holding
+      // its stderr open (ControlPersist) does not hold up the news
+      void Promise.race([said, new Promise(r => setTimeout(r, STDERR_SETTLE_MS))]).then(() => resolve(exit))
+    }),
   )
   let gone = false
   void exited.then(() => (gone = true))

@@ -21,6 +21,8 @@ export interface MonitorOptions {
   mode: 'pair' | 'echo'
   /** the -L port the test line goes into */
   port: number
+  /** the address of the monitor forwards; 127.0.0.1 unless told */
+  host?: string
   /** pair mode: the server listening on port+1 */
   listener?: net.Server
   message: string
@@ -31,7 +33,30 @@ export interface MonitorOptions {
   log: (level: number, message: string) => void
 }
 
-type Outcome = 'ok' | 'again' | 'failed'
+export type ProbeResult =
+  /** rttMs from the write of the line that came back; fresh: over connections this probe opened */
+  | { ok: true; rttMs: number; fresh: boolean }
+  /** timedOut: no answer in time, as on a silent cut; else refused or closed */
+  | { ok: false; timedOut: boolean }
+
+export interface ProbeOptions {
+  /** an early probe: what it sees is logged at debug level only */
+  quiet?: boolean
+  abort?: AbortSignal
+}
+
+/** one test connection: out into the -L port, and (pair mode) the connection that came back */
+interface Lane {
+  out: net.Socket
+  back?: net.Socket
+  /** opened by the probe in flight */
+  fresh: boolean
+}
+
+interface Sent {
+  at: number
+  lane: Lane
+}
 
 /** reads \n-terminated lines from a socket, at most MAX_LINE bytes each */
 const onLines = (sock: net.Socket, each: (line: string) => void, tooLong: () => void): void => {
@@ -50,20 +75,28 @@ const onLines = (sock: net.Socket, each: (line: string) => void, tooLong: () => 
 }
 
 export class Monitor {
-  private out?: net.Socket
-  private back?: net.Socket
+  private lanes = new Set<Lane>()
   /** connections on the listening port that have not yet sent their first line, oldest first */
   private strangers = new Set<net.Socket>()
-  /** the probe in flight: the line it waits for, and how to end it */
-  private waiting?: { line: string; end: (o: Outcome) => void }
+  /** the probe in flight: the lines it waits for, and how it hears of answers and losses */
+  private waiting?: {
+    lines: Map<string, Sent>
+    answer: (line: string, sent: Sent) => void
+    lost: (lane: Lane) => void
+    end: (r: ProbeResult) => void
+    /** the line of the current try, for the log */
+    current: string
+  }
+  private readonly host: string
 
   constructor(private o: MonitorOptions) {
+    this.host = o.host ?? MONITOR_HOST
     o.listener?.on('connection', sock => this.stranger(sock))
   }
 
   /**
-   * A connection on the listening port is ours only if its first line is the
-   * one a probe waits for; any other is closed, and a probe never hears of it.
+   * A connection on the listening port is ours only if its first line is one
+   * a probe waits for; any other is closed, and a probe never hears of it.
    */
   private stranger(sock: net.Socket): void {
     sock.on('error', () => {})
@@ -71,28 +104,28 @@ export class Monitor {
     if (this.strangers.size >= MAX_STRANGERS) this.strangers.values().next().value!.destroy()
     this.strangers.add(sock)
     const timer = setTimeout(() => sock.destroy(), this.o.strangerMs)
+    let lane: Lane | undefined
     sock.once('close', () => {
       clearTimeout(timer)
       this.strangers.delete(sock)
-      if (sock === this.back) this.lost('return connection closed')
+      if (lane) this.drop(lane, 'return connection closed')
     })
-    let adopted = false
     onLines(
       sock,
       line => {
-        if (adopted) return this.heard(line)
-        if (this.waiting?.line !== line) {
+        if (lane) return this.heard(line)
+        const sent = this.waiting?.lines.get(line)
+        if (sent === undefined || !this.lanes.has(sent.lane)) {
           trace('closing a connection that sent %o', line)
           sock.destroy()
           return
         }
-        adopted = true
         clearTimeout(timer)
         this.strangers.delete(sock)
-        // a new return connection comes only after reset(); should one ever overlap, the old one goes
-        /* c8 ignore next */
-        this.back?.destroy()
-        this.back = sock
+        lane = sent.lane
+        // one return connection per test connection: should another come, the old one goes
+        lane.back?.destroy()
+        lane.back = sock
         this.heard(line)
       },
       () => sock.destroy(),
@@ -100,94 +133,123 @@ export class Monitor {
   }
 
   private heard(line: string): void {
-    if (this.waiting?.line === line) {
-      this.o.log(LOG_DEBUG, 'connection ok')
-      this.waiting.end('ok')
-    } else {
-      this.o.log(LOG_DEBUG, `not what I sent: "${this.waiting?.line ?? ''}" : "${line}"`)
-    }
+    const sent = this.waiting?.lines.get(line)
+    if (sent !== undefined) this.waiting!.answer(line, sent)
+    else this.o.log(LOG_DEBUG, `not what I sent: "${this.waiting?.current ?? ''}" : "${line}"`)
   }
 
-  private lost(why: string): void {
+  /** a connection of a lane closed: the lane is gone at once, probe or no probe */
+  private drop(lane: Lane, why: string): void {
+    if (!this.lanes.delete(lane)) return
     trace(why)
-    this.waiting?.end('again')
+    lane.out.destroy()
+    lane.back?.destroy()
+    this.waiting?.lost(lane)
   }
 
-  private connect(): net.Socket {
-    const sock = net.connect({ host: MONITOR_HOST, port: this.o.port })
-    sock.setNoDelay(true)
-    sock.on('error', (err: NodeJS.ErrnoException) => {
+  private open(log: (level: number, message: string) => void, refused: () => void): Lane {
+    const out = net.connect({ host: this.host, port: this.o.port })
+    const lane: Lane = { out, fresh: true }
+    this.lanes.add(lane)
+    out.setNoDelay(true)
+    out.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'ECONNREFUSED') {
         // nothing listens on the -L port: ssh has no forwards (yet, or any more)
-        this.o.log(LOG_INFO, `${MONITOR_HOST}:${this.o.port}: ${strerror(err)}`)
-        this.waiting?.end('failed')
+        log(LOG_INFO, `${this.host}:${this.o.port}: ${strerror(err)}`)
+        refused()
       }
     })
-    sock.once('close', () => {
-      if (sock === this.out) this.lost('test connection closed')
-    })
-    if (this.o.mode === 'echo') onLines(sock, line => this.heard(line), () => sock.destroy())
-    else sock.resume()
-    return sock
+    out.once('close', () => this.drop(lane, 'test connection closed'))
+    if (this.o.mode === 'echo') onLines(out, line => this.heard(line), () => out.destroy())
+    else out.resume()
+    return lane
   }
 
-  private attempt(line: string, deadline: number, abort?: AbortSignal): Promise<Outcome> {
+  /**
+   * One connection test. Each deadline is one try: the first on the kept
+   * connection, the next on fresh ones while an answer to the earlier try
+   * still counts. One deadline alone is a whole probe of ATTEMPTS rounds, a
+   * new round when a connection closes, as autossh 1.4g's.
+   */
+  probe(deadlinesMs: readonly number[], opts: ProbeOptions = {}): Promise<ProbeResult> {
+    const log = opts.quiet ? (_level: number, message: string) => this.o.log(LOG_DEBUG, message) : this.o.log
+    const whole = Date.now() + deadlinesMs.reduce((a, b) => a + b, 0)
+    const tries = Math.max(ATTEMPTS, deadlinesMs.length)
     return new Promise(resolve => {
-      const end = (o: Outcome) => {
-        // once only: the timer and the abort listener are gone after the first call
-        /* c8 ignore next */
+      let round = 0
+      let lane: Lane
+      let timer: NodeJS.Timeout | undefined
+      const lines = new Map<string, Sent>()
+      const finish = (r: ProbeResult, keep?: Lane) => {
         if (this.waiting !== waiting) return
         this.waiting = undefined
         clearTimeout(timer)
-        abort?.removeEventListener('abort', stop)
-        resolve(o)
-      }
-      const waiting = { line, end }
-      this.waiting = waiting
-      const stop = () => end('failed')
-      abort?.addEventListener('abort', stop)
-      const hadReturn = this.back !== undefined
-      const timer = setTimeout(() => {
-        if (this.o.mode === 'pair' && !hadReturn && this.back === undefined) {
-          this.o.log(LOG_INFO, 'timeout polling to accept read connection')
-        } else {
-          this.o.log(LOG_DEBUG, 'timeout on io poll, looping to accept again')
+        opts.abort?.removeEventListener('abort', abort)
+        for (const l of this.lanes) {
+          if (l === keep && this.o.keep) l.fresh = false
+          else this.shut(l)
         }
-        end('failed')
-      }, Math.max(0, deadline - Date.now()))
-      this.out ??= this.connect()
-      this.out.write(line)
+        resolve(r)
+      }
+      const abort = () => finish({ ok: false, timedOut: false })
+      const refused = () => finish({ ok: false, timedOut: false })
+      const send = (fresh: boolean) => {
+        round++
+        const line = probeLine(newNonce(), this.o.message)
+        const kept = fresh ? undefined : this.lanes.values().next().value
+        lane = kept ?? this.open(log, refused)
+        lines.set(line, { at: performance.now(), lane })
+        waiting.current = line
+        const ms = deadlinesMs[round - 1] ?? Math.max(0, whole - Date.now())
+        clearTimeout(timer)
+        timer = setTimeout(timedOut, ms)
+        lane.out.write(line)
+      }
+      const timedOut = () => {
+        if (round < deadlinesMs.length) {
+          log(LOG_DEBUG, `no answer in ${deadlinesMs[round - 1]} ms, trying again on a fresh connection`)
+          // the connection that was tried stays open, in case its answer is only late
+          return send(true)
+        }
+        if (this.o.mode === 'pair') log(LOG_INFO, 'timeout polling to accept read connection')
+        else log(LOG_DEBUG, 'timeout on io poll, looping to accept again')
+        finish({ ok: false, timedOut: true })
+      }
+      const waiting: NonNullable<Monitor['waiting']> = {
+        lines,
+        current: '',
+        end: r => finish(r),
+        answer: (_line, sent) => {
+          log(LOG_DEBUG, 'connection ok')
+          finish({ ok: true, rttMs: performance.now() - sent.at, fresh: sent.lane.fresh }, sent.lane)
+        },
+        lost: gone => {
+          if (gone !== lane) return
+          if (round < tries) return send(true)
+          log(LOG_DEBUG, `tried connection ${tries} times and failed`)
+          finish({ ok: false, timedOut: false })
+        },
+      }
+      this.waiting = waiting
+      opts.abort?.addEventListener('abort', abort)
+      send(false)
     })
   }
 
-  /** one connection test, over within deadlineMs; true when the line came back */
-  async probe(deadlineMs: number, abort?: AbortSignal): Promise<boolean> {
-    const line = probeLine(newNonce(), this.o.message)
-    const deadline = Date.now() + deadlineMs
-    for (let round = 1; round <= ATTEMPTS; round++) {
-      const outcome = await this.attempt(line, deadline, abort)
-      if (outcome === 'ok') {
-        if (!this.o.keep) this.reset()
-        return true
-      }
-      this.reset()
-      if (outcome === 'failed') return false
-    }
-    this.o.log(LOG_DEBUG, `tried connection ${ATTEMPTS} times and failed`)
-    return false
+  private shut(lane: Lane): void {
+    this.lanes.delete(lane)
+    lane.out.destroy()
+    lane.back?.destroy()
   }
 
   /** drop the test connections; the next probe opens new ones */
   reset(): void {
-    const { out, back } = this
-    this.out = this.back = undefined
-    out?.destroy()
-    back?.destroy()
+    for (const l of [...this.lanes]) this.shut(l)
   }
 
   /** end it all, the listening port too */
   close(): void {
-    this.waiting?.end('failed')
+    this.waiting?.end({ ok: false, timedOut: false })
     this.reset()
     for (const s of this.strangers) s.destroy()
     this.o.listener?.close()

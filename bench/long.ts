@@ -34,6 +34,8 @@ export interface LongRow {
   probes: number
   failed: number
   probesPerSec: number
+  /** warm probes' round trips */
+  rttMs?: { p50: number; p99: number; max: number }
   start: Snapshot
   after1000: Snapshot
   end: Snapshot

@@ -70,3 +70,22 @@ t.test('with no PATH at all, the default path of execvp', async t => {
   t.teardown(() => void (process.env.PATH = saved))
   t.match(findExecutable('sh'), /^\/(usr\/)?bin\/sh$/)
 })
+
+t.test("ssh's stderr passes through unchanged, and each line is read", async t => {
+  const dir = scratch(t)
+  const script = join(dir, 'talk')
+  // a line, a line with \r\n, bytes that are not UTF-8, and a last line without its newline
+  writeFileSync(script, "#!/bin/sh\nprintf 'one\\ntwo\\r\\n\\377\\376 three\\nlast' >&2\nexit 7\n")
+  chmodSync(script, 0o755)
+  const { spawnSync } = await import('node:child_process')
+  // run startSsh in a child, so that its fd 2 can be read whole
+  const code = `import { startSsh } from ${JSON.stringify(new URL('../src/ssh.ts', import.meta.url).href)}
+const lines = []
+const c = startSsh(${JSON.stringify(script)}, [], false, l => lines.push(l))
+c.exited.then(e => process.stdout.write(JSON.stringify({ e, lines })))`
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { encoding: 'buffer' })
+  t.same(r.stderr, Buffer.from('one\ntwo\r\n\xff\xfe three\nlast', 'latin1'), 'byte for byte, as ssh wrote it')
+  const out = JSON.parse(r.stdout.toString())
+  t.same(out.e, { code: 7, signal: null })
+  t.same(out.lines, ['one', 'two', '\xff\xfe three', 'last'], 'every line, told before the exit')
+})

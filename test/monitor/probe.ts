@@ -72,3 +72,18 @@ t.test('ssh killed from outside is restarted and the forward comes back', async 
   t.ok(tun.messages().includes('ssh exited on signal 9, restarting ssh'))
   t.ok(await tun.forwardWorks())
 })
+
+t.test('early probes find the tunnel up long before the first poll, and say nothing else at info level', async t => {
+  const w = await makeWorld({ netns: false })
+  t.teardown(() => w.close())
+  const tun = await startTunnel(w, 'echo', { AUTOSSH_LOGLEVEL: '6', AUTOSSH_POLL: '60', AUTOSSH_FIRST_POLL: '30' })
+  t.teardown(() => tun.autossh.child.kill('SIGKILL'))
+  const started = Date.now()
+  await waitFor(() => tun.messages().some(m => m.startsWith('tunnel up')), 20000, 'tunnel up')
+  t.ok(Date.now() - started < 20000, 'well before the first poll at 30 s')
+  const [, , up] = tun.messages()
+  t.match(up, /^tunnel up, \d+\.\d s after ssh started$/)
+  t.same(tun.messages().slice(0, 2).map(m => m.replace(/\d+/g, 'N')), ['starting ssh (count N)', 'ssh child pid is N'])
+  t.equal(tun.messages().length, 3, 'what the early probes saw before is not at info level')
+  t.ok(await tun.forwardWorks())
+})

@@ -21,6 +21,8 @@ export interface Plan {
   monitoring: boolean
   /** 1.4g's net timeout: the most a whole probe may take, ms */
   netTimeoutMs: number
+  /** AUTOSSH_PROBE_DEADLINE=fixed: every probe gets the whole net timeout, as in 1.4g */
+  fixedDeadline?: boolean
 }
 
 export type ExitSignal = 'SIGTERM' | 'SIGINT' | 'SIGQUIT' | 'SIGABRT'
@@ -221,7 +223,7 @@ const next = (s: State, now: number, plan: Plan, actions: Action[], random: () =
 const probe = (s: State, plan: Plan, early: boolean, rearm: boolean, why: string): Step => {
   const p = s.phase as Phase & { name: 'running' }
   // the first probe of an ssh opens its channels: 1.4g's whole timeout; after it, what the line has shown
-  const d = p.up ? deadlines(s.rtt, plan.netTimeoutMs) : [plan.netTimeoutMs]
+  const d = p.up && !plan.fixedDeadline ? deadlines(s.rtt, plan.netTimeoutMs) : [plan.netTimeoutMs]
   return [
     { ...s, phase: { ...p, probe: { early, rearm }, early: p.early + (early ? 1 : 0) } },
     [trace(`${why}: probing, deadlines ${d.join(' + ')} ms`), { type: 'probe', deadlines: d, quiet: early }],

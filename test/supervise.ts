@@ -205,6 +205,7 @@ t.test('once up, probes get deadlines from the measured round trip', async t => 
   const [d1, d2] = slow.out.at(-1)!.slice(6).split('+').map(Number)
   t.ok(d1! > 800 && d1! + d2! <= 15000, `a slow line's first try outlasts its round trip (${d1}+${d2})`)
   t.same(drive([[60, { type: 'poll' }], [60.5, { type: 'probed', ok: false }]], plan, up).out[1], 'log6 port down, restarting ssh')
+  t.same(drive([[60, { type: 'poll' }]], { ...plan, fixedDeadline: true }, up).out, ['probe 15000'], 'AUTOSSH_PROBE_DEADLINE=fixed: 1.4g\'s way')
 })
 
 t.test('the poll timer is rearmed once, whatever started the probe', async t => {

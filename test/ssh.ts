@@ -83,7 +83,8 @@ t.test("ssh's stderr passes through unchanged, and each line is read", async t =
 const lines = []
 const c = startSsh(${JSON.stringify(script)}, [], false, l => lines.push(l))
 c.exited.then(e => process.stdout.write(JSON.stringify({ e, lines })))`
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { encoding: 'buffer' })
+  // with the test's own loaders, so that coverage follows it in
+  const r = spawnSync(process.execPath, [...process.execArgv, '--input-type=module', '-e', code], { encoding: 'buffer' })
   t.same(r.stderr, Buffer.from('one\ntwo\r\n\xff\xfe three\nlast', 'latin1'), 'byte for byte, as ssh wrote it')
   const out = JSON.parse(r.stdout.toString())
   t.same(out.e, { code: 7, signal: null })

@@ -199,8 +199,8 @@ const next = (s: State, now: number, plan: Plan, actions: Action[], random: () =
     // refused logins and changed host keys rarely heal by themselves: do not hammer the server
     waitMs = Math.max(waitMs, Math.min(AUTH_RETRY_S, plan.pollTime) * 1000)
     more.push(log(LOG_INFO, `${s.retry.words}; trying again in ${Math.round(waitMs / 1000)} s`))
-  } else if (waitMs > 0) {
-    more.push(trace(`${grace.tries} quick failures in a row: backing off ${waitMs} ms`))
+  } else {
+    more.push(trace(`${grace.why}${waitMs > 0 ? `: waiting ${waitMs} ms` : ''}`))
   }
   const counted = { ...s, startCount: s.startCount + 1, tries: grace.tries }
   if (waitMs > 0) {

@@ -106,8 +106,16 @@ export const stopProcess = async (c: ChildProcess, graceMs = 2000): Promise<void
 const withTimeout = <T>(p: Promise<T>, what: string): Promise<T> =>
   Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what}: no answer in ${START_MS} ms`)), START_MS).unref())])
 
-export const makeWorld = async (opts: { netns?: boolean } = {}): Promise<World> => {
+export interface WorldOptions {
+  /** the remote in a network namespace of its own (root) */
+  netns?: boolean
+  /** extra sshd_config lines, such as `ClientAliveInterval 2`; they win over the world's own */
+  sshd?: string[]
+}
+
+export const makeWorld = async (opts: WorldOptions = {}): Promise<World> => {
   const netns = opts.netns ?? false
+  const sshdOptions = opts.sshd ?? []
   const dir = mkdtempSync(join(tmpdir(), 'autossh-world-'))
   const cleanups: (() => Promise<void> | void)[] = [() => rmSync(dir, { recursive: true, force: true })]
   const close = async () => {
@@ -120,7 +128,7 @@ export const makeWorld = async (opts: { netns?: boolean } = {}): Promise<World> 
     let targetPort: number
     if (netns) {
       const remote = own(
-        spawn('unshare', ['-n', '--', process.execPath, '--import', 'tsx', REMOTE, dir], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] }),
+        spawn('unshare', ['-n', '--', process.execPath, '--import', 'tsx', REMOTE, dir, JSON.stringify(sshdOptions)], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] }),
       )
       cleanups.push(() => stopProcess(remote))
       let out = ''
@@ -141,7 +149,7 @@ export const makeWorld = async (opts: { netns?: boolean } = {}): Promise<World> 
       targetPort = 1883
     } else {
       const sshdPort = await freePort()
-      const sshd = own(startSshd(dir, sshdPort))
+      const sshd = own(startSshd(dir, sshdPort, sshdOptions))
       cleanups.push(() => stopProcess(sshd))
       let err = ''
       sshd.stderr!.on('data', d => (err += d))

@@ -7,8 +7,10 @@ import { join } from 'node:path'
 import { startEcho, startSshd, startTarget, waitListening } from './services.js'
 
 const dir = process.argv[2]!
+/** extra sshd_config lines, as JSON */
+const options = JSON.parse(process.argv[3] ?? '[]') as string[]
 execFileSync('ip', ['link', 'set', 'lo', 'up'])
-const sshd = startSshd(dir, 22)
+const sshd = startSshd(dir, 22, options)
 let err = ''
 sshd.stderr!.on('data', d => (err += d))
 const quit = () => {

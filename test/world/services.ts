@@ -49,13 +49,17 @@ export const makeKeys = (dir: string): { hostKey: string; userKey: string; autho
   return { hostKey, userKey, authorized }
 }
 
-/** sshd on 127.0.0.1:port, in the foreground, logging to stderr */
-export const startSshd = (dir: string, port: number): ChildProcess => {
+/**
+ * sshd on 127.0.0.1:port, in the foreground, logging to stderr; `options`:
+ * sshd_config lines that go first, since sshd takes the first value of each keyword
+ */
+export const startSshd = (dir: string, port: number, options: string[] = []): ChildProcess => {
   const { hostKey, authorized } = makeKeys(dir)
   const config = join(dir, `sshd_config.${port}`)
   writeFileSync(
     config,
     [
+      ...options,
       `ListenAddress 127.0.0.1`,
       `Port ${port}`,
       `HostKey ${hostKey}`,

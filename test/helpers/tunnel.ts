@@ -14,8 +14,8 @@ export interface Tunnel {
   messages(): string[]
   /** pids of every ssh started, in order */
   sshPids(): number[]
-  /** true once a line through the user's forward comes back */
-  forwardWorks(timeoutMs?: number): Promise<boolean>
+  /** true once a line through the user's forward comes back (each try waits tryMs for it) */
+  forwardWorks(timeoutMs?: number, tryMs?: number): Promise<boolean>
 }
 
 export const startTunnel = async (
@@ -49,9 +49,9 @@ export const startTunnel = async (
     userPort,
     messages,
     sshPids: () => messages().flatMap(m => (/^ssh child pid is (\d+)$/.exec(m) ? [Number(RegExp.$1)] : [])),
-    forwardWorks: async (timeoutMs = 15000) => {
+    forwardWorks: async (timeoutMs = 15000, tryMs = 1000) => {
       try {
-        await waitFor(async () => (await talk(userPort, 'hello', 1000)) === 'ok hello', timeoutMs, 'the forward')
+        await waitFor(async () => (await talk(userPort, 'hello', tryMs)) === 'ok hello', timeoutMs, 'the forward')
         return true
       } catch {
         return false

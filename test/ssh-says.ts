@@ -543,7 +543,7 @@ t.test('the installed programs say the same', { skip: netnsAvailable() ? false :
   }
   for (const kase of CASES) {
     if (kase.client === 'dbclient' && !existsSync('/usr/bin/dbclient')) {
-      t.skip(`${kase.name}: no dbclient`)
+      t.comment(`${kase.name}: skipped, no dbclient`)
       continue
     }
     const stderr = await runCase(ctx, kase)

@@ -12,6 +12,7 @@ import { Monitor } from './monitor/probe.js'
 import { forwards, MONITOR_HOST, parseMonitorSpec } from './monitor/spec.js'
 import { removePidFile, writePidFile } from './pidfile.js'
 import { run } from './run.js'
+import { hear } from './ssh-says.js'
 import { netTimeoutMs, NET_TIMEOUT_MS, readSettings } from './settings.js'
 import { strerror } from './strerror.js'
 import { startTracing } from './trace.js'
@@ -126,6 +127,7 @@ export const main = async (argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       sshArgs: sshArgs(line.tokens, forwards(monitorSpec)),
       log,
       monitor,
+      classify: hear,
     })
   } finally {
     listener?.close()

@@ -4,6 +4,7 @@
 // Pure: a line in, a verdict out. The wording is taken from the sources and
 // from the real programs (test/ssh-says.ts records both).
 import { StringDecoder } from 'node:string_decoder'
+import type { Said } from './supervise.js'
 
 export type SshSaid =
   /** the server refused a -R forward (the port is held, or forwarding is off) */
@@ -264,4 +265,11 @@ export const splitLines = (onLine: (line: string) => void, maxLength = MAX_LINE)
       skipping = false
     },
   }
+}
+
+/** a line as the supervise machine hears it: recognised, in plain words, with what it is about */
+export const hear = (line: string): Said | undefined => {
+  const s = classify(line)
+  if (s === undefined) return undefined
+  return { kind: s.kind, port: 'port' in s ? s.port : undefined, words: plainWords(s), about: about(s) }
 }

@@ -6,6 +6,7 @@
 import { graceTime, heldPortWait } from './backoff.js'
 import { LOG_DEBUG, LOG_ERR, LOG_INFO } from './log/levels.js'
 import { deadlines, measure, type Estimates } from './rtt.js'
+import type { SshSaidKind } from './ssh-says.js'
 import { judgeExit, type SshExit } from './verdict.js'
 
 export interface Plan {
@@ -28,20 +29,14 @@ export interface Plan {
 export type ExitSignal = 'SIGTERM' | 'SIGINT' | 'SIGQUIT' | 'SIGABRT'
 export type Signal = ExitSignal | 'SIGUSR1' | 'SIGHUP'
 
-/** what ssh said on its stderr, as far as the machine cares */
+/** what ssh said on its stderr, as far as the machine cares (src/ssh-says.ts makes it) */
 export interface Said {
-  kind:
-    | 'remote-forward-failed'
-    | 'local-forward-failed'
-    | 'auth-failed'
-    | 'host-key-unknown'
-    | 'host-key-changed'
-    | 'resolve-failed'
-    | 'connect-refused'
-    | 'connect-timeout'
+  kind: SshSaidKind
   port?: number
   /** the log line, in plain words */
   words: string
+  /** what it is about: lines about one thing are logged once per outage */
+  about: string
 }
 
 export type TunnelState = 'starting' | 'up' | 'down' | 'backoff' | 'stopping'
@@ -337,12 +332,12 @@ export const step = (s: State, e: Event, now: number, plan: Plan, random: () => 
 
     case 'ssh-said': {
       const { said } = e
-      const key = `${said.kind} ${said.port ?? ''}`
-      let [told, actions] = once(s, key, LOG_INFO, said.words)
+      let [told, actions] = once(s, said.about, LOG_INFO, said.words)
       switch (said.kind) {
         case 'auth-failed':
         case 'host-key-unknown':
         case 'host-key-changed':
+        case 'host-key-unverified':
           return [{ ...told, retry: { why: 'auth', words: said.words } }, actions]
         case 'remote-forward-failed': {
           const [hinted, hint] = once(

@@ -10,7 +10,7 @@ import net from 'node:net'
 import { userInfo } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { about, classify, isNews, MAX_LINE, plainWords, splitLines, type SshSaid } from '../src/ssh-says.js'
+import { about, classify, hear, isNews, MAX_LINE, plainWords, splitLines, type SshSaid } from '../src/ssh-says.js'
 import { freePort, makeWorld, netnsAvailable, type World } from './world/index.js'
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/ssh-stderr.json', import.meta.url))
@@ -551,4 +551,15 @@ t.test('the installed programs say the same', { skip: netnsAvailable() ? false :
     t.same(heard(stderr), kase.expect(vars), kase.name, { stderr })
   }
   if (record) writeFileSync(FIXTURES, JSON.stringify(out, null, 2) + '\n')
+})
+
+t.test('hear: a line as the supervise machine takes it', async t => {
+  t.same(hear('Warning: remote port forwarding failed for listen port 2222'), {
+    kind: 'remote-forward-failed',
+    port: 2222,
+    words: 'ssh: remote forward refused for port 2222',
+    about: 'remote-forward:2222',
+  })
+  t.same(hear('Permission denied (publickey).'), { kind: 'auth-failed', port: undefined, words: 'ssh: authentication refused (publickey)', about: 'auth' })
+  t.equal(hear('debug1: nothing to see'), undefined)
 })

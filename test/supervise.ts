@@ -178,7 +178,7 @@ const all = (events: [number, Event][], p: Plan = plan, from: State = initialSta
   }
   return { state: s, out }
 }
-const said = (kind: Said['kind'], words: string, port?: number): Event => ({ type: 'ssh-said', said: { kind, words, port } })
+const said = (kind: Said['kind'], words: string, port?: number): Event => ({ type: 'ssh-said', said: { kind, words, port, about: `${kind}:${port ?? ''}` } })
 const up = drive([[0, begin], [0, spawned], [1, { type: 'early' }], [1.2, { type: 'probed', ok: true, rttMs: 5, fresh: true }]]).state
 
 t.test('early probes: quiet, growing apart, never fatal before the first poll; the first pass is "tunnel up"', async t => {

@@ -11,7 +11,7 @@ const RUN_MS = 25000
 const env = { AUTOSSH_POLL: '10', AUTOSSH_FIRST_POLL: '10' }
 
 /** watch a tunnel for a while: how often ssh started, how many user checks failed */
-const watch = async (w: World, tun: Tunnel, shape: (elapsed: number) => void) => {
+const watch = async (tun: Tunnel, shape: (elapsed: number) => void) => {
   const began = Date.now()
   let checks = 0
   let failed = 0
@@ -47,7 +47,7 @@ for (const c of cases) {
     const tun = await startTunnel(w, c.mode, env)
     t.teardown(() => tun.autossh.child.kill('SIGKILL'))
     await waitFor(() => tun.messages().some(m => m.startsWith('tunnel up')), 30000, 'tunnel up')
-    const r = await watch(w, tun, shape)
+    const r = await watch(tun, shape)
     t.equal(r.starts, 1, 'ssh was never restarted')
     t.equal(count(tun, 'port down, restarting ssh'), 0, 'no probe failed')
     t.ok(r.passed >= 3, `probes passed (${r.passed})`)

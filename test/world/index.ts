@@ -14,6 +14,8 @@ import { makeKeys, serve, startEcho, startSshd, startTarget, waitListening } fro
 export type { Link }
 
 export interface World {
+  /** with netns: a process in the remote's namespace (nsenter -t remotePid -n) */
+  remotePid?: number
   netns: boolean
   dir: string
   link: Link
@@ -126,11 +128,13 @@ export const makeWorld = async (opts: WorldOptions = {}): Promise<World> => {
     let upstream: { port: number } | { path: string }
     let echoPort: number
     let targetPort: number
+    let remotePid: number | undefined
     if (netns) {
       const remote = own(
         spawn('unshare', ['-n', '--', process.execPath, '--import', 'tsx', REMOTE, dir, JSON.stringify(sshdOptions)], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] }),
       )
       cleanups.push(() => stopProcess(remote))
+      remotePid = remote.pid
       let out = ''
       let err = ''
       remote.stderr!.on('data', d => (err += d))
@@ -171,6 +175,7 @@ export const makeWorld = async (opts: WorldOptions = {}): Promise<World> => {
     cleanups.push(() => link.close())
     return {
       netns,
+      remotePid,
       dir,
       link,
       // sshd not run by root can only log in the user that runs it

@@ -50,6 +50,9 @@ for (const c of cases) {
     const { readFileSync, existsSync } = await import('node:fs')
     const messages = () => (existsSync(log) ? readFileSync(log, 'utf8') : '')
     const works = async () => (await remoteTalk(w, remotePort, 'hi')) === 'ok hi'
+    t.teardown(() => {
+      if (!t.passing()) t.comment(messages() + autossh.stderr())
+    })
 
     await waitFor(works, 20000, 'the reverse forward')
     w.link.move()

@@ -116,7 +116,9 @@ export interface NetWatch {
 export const SETTLE_MS = 500
 export const MAX_DELAY_MS = 2000
 
-const SHOW = [['-o', 'link', 'show'], ['-o', 'addr', 'show'], ['-o', '-4', 'route', 'show', 'table', 'all'], ['-o', '-6', 'route', 'show', 'table', 'all']]
+/** the state, read by one ip: links, addresses, routes of every table and both families */
+const SHOW = ['-o', '-batch', '-']
+const SHOW_INPUT = 'link show\naddr show\nroute show table all\n'
 
 // not root: /usr/sbin is often not on PATH
 const IP_PATH = [process.env.PATH, '/usr/sbin', '/sbin', '/usr/bin', '/bin'].filter(Boolean).join(':')
@@ -129,10 +131,13 @@ const findIp = (searchPath: string): string[] | undefined => {
   }
 }
 
-const run = (argv: readonly string[]): Promise<string> =>
+const run = (argv: readonly string[], input: string): Promise<string> =>
   new Promise((resolve, reject) => {
-    const c = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'ignore'] })
+    const c = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'ignore'] })
     let out = ''
+    // an ip that ends without reading its input: the exit status tells
+    c.stdin.on('error', () => {})
+    c.stdin.end(input)
     c.stdout.setEncoding('utf8').on('data', (d: string) => (out += d))
     c.on('error', reject)
     c.on('close', code => (code === 0 ? resolve(out) : reject(new Error(`${argv.join(' ')}: status ${code}`))))
@@ -166,7 +171,7 @@ export const watchNetwork = (onChange: (what: string) => void, opts: NetWatchOpt
 
   const read = async (): Promise<Map<string, string> | undefined> => {
     try {
-      return parseState((await Promise.all(SHOW.map(args => run([...ip, ...args])))).join('\n'))
+      return parseState(await run([...ip, ...SHOW], SHOW_INPUT))
     } catch (e) {
       trace('cannot read the network state: %s', (e as Error).message)
       return undefined

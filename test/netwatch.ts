@@ -202,7 +202,7 @@ t.test('a storm of changes is reported at least every maxDelayMs', { skip: noNet
     ns.ip(`addr add 10.9.2.${i}/32 dev v0`)
     await sleep(150)
   }
-  await waitFor(() => calls.length >= 3, 5000)
+  await sleep(QUIET_MS)
   t.ok(calls.length >= 2 && calls.length <= 6, `${calls.length} calls for 12 changes in 1.8 s`)
   t.ok(calls[0]! - start < 1500, 'the first within about maxDelayMs')
 })

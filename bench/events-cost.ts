@@ -1,13 +1,15 @@
-// What watching the network costs, two ways: the `ip -o monitor` child that
+// What watching for events costs. The network, two ways: the `ip -o monitor` child that
 // src/netwatch.ts keeps (its memory, CPU and wake-ups while nothing happens,
 // and the readings after a burst), against reading the state at a fixed rate
 // (/proc/net/route, /proc/net/if_inet6 and `ip -o addr`, since IPv4 addresses
 // are in no /proc file), the way a poller would have to for a 5 s reaction.
-// Run: node --import=tsx bench/netwatch-cost.ts [idle seconds, default 60]
+// And the resume watch: one read of /proc/uptime per look.
+// Run: node --import=tsx bench/events-cost.ts [idle seconds, default 60]
 import { spawn, execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { CLK_TCK, cpuSeconds, rssMB } from './proc.js'
 import { watchNetwork } from '../src/netwatch.js'
+import { bootTime, RESUME_INTERVAL_MS } from '../src/resume.js'
 
 const idleS = Number(process.argv[2] ?? 60)
 
@@ -36,20 +38,20 @@ console.log(
 )
 w.close()
 
-// 2. one reading of the state after a burst: the four `ip … show`
+// 2. one reading of the state after a burst: links, addresses, routes, by one `ip -batch`
 const t0 = performance.now()
 const cpu0 = process.cpuUsage()
 const N = 20
 for (let i = 0; i < N; i++) {
-  await Promise.all(
-    [['-o', 'link', 'show'], ['-o', 'addr', 'show'], ['-o', '-4', 'route', 'show', 'table', 'all'], ['-o', '-6', 'route', 'show', 'table', 'all']].map(
-      a => new Promise(r => spawn('ip', a, { stdio: 'ignore' }).on('close', r)),
-    ),
-  )
+  await new Promise(r => {
+    const c = spawn('ip', ['-o', '-batch', '-'], { stdio: ['pipe', 'ignore', 'ignore'] })
+    c.stdin.end('link show\naddr show\nroute show table all\n')
+    c.on('close', r)
+  })
 }
 const self = process.cpuUsage(cpu0)
 console.log(
-  `reading after a burst: ${((performance.now() - t0) / N).toFixed(1)} ms wall, ${((self.user + self.system) / 1000 / N).toFixed(1)} ms of our CPU (spawning 4 ip)`,
+  `reading after a burst: ${((performance.now() - t0) / N).toFixed(1)} ms wall, ${((self.user + self.system) / 1000 / N).toFixed(1)} ms of our CPU (one ip -batch)`,
 )
 
 // 3. a poller's one look: two /proc files and `ip -o addr`
@@ -69,3 +71,13 @@ console.log(
   ).toFixed(0)} s CPU, 43200 processes and 43200+ wake-ups a day`,
 )
 console.log(`this process: RSS ${rssMB('self')!.toFixed(1)} MB, ${ctxt('self')} context switches`)
+
+// 4. the resume watch's look
+const r0 = process.cpuUsage()
+const M = 10000
+for (let i = 0; i < M; i++) bootTime()
+const r = process.cpuUsage(r0)
+const perLookUs = (r.user + r.system) / M
+console.log(
+  `resume look: ${perLookUs.toFixed(1)} µs CPU; every ${RESUME_INTERVAL_MS / 1000} s that is ${((perLookUs * 86400) / (RESUME_INTERVAL_MS / 1000) / 1e6).toFixed(2)} s CPU and ${86400 / (RESUME_INTERVAL_MS / 1000)} wake-ups a day`,
+)

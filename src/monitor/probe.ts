@@ -6,7 +6,7 @@ import net from 'node:net'
 import { LOG_DEBUG, LOG_INFO } from '../log/levels.js'
 import { strerror } from '../strerror.js'
 import { newNonce, probeLine } from './line.js'
-import { MONITOR_HOST } from './spec.js'
+import { hostPort, MONITOR_HOST } from './host.js'
 import { tracer } from '../trace.js'
 
 const trace = tracer('autossh:probe')
@@ -21,6 +21,8 @@ export interface MonitorOptions {
   mode: 'pair' | 'echo'
   /** the -L port the test line goes into */
   port: number
+  /** the address it listens on: 127.0.0.1 unless told */
+  host?: string
   /** pair mode: the server listening on port+1 */
   listener?: net.Server
   message: string
@@ -114,12 +116,12 @@ export class Monitor {
   }
 
   private connect(): net.Socket {
-    const sock = net.connect({ host: MONITOR_HOST, port: this.o.port })
+    const sock = net.connect({ host: this.o.host ?? MONITOR_HOST, port: this.o.port })
     sock.setNoDelay(true)
     sock.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'ECONNREFUSED') {
         // nothing listens on the -L port: ssh has no forwards (yet, or any more)
-        this.o.log(LOG_INFO, `${MONITOR_HOST}:${this.o.port}: ${strerror(err)}`)
+        this.o.log(LOG_INFO, `${hostPort(this.o.host ?? MONITOR_HOST, this.o.port)}: ${strerror(err)}`)
         this.waiting?.end('failed')
       }
     })

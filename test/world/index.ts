@@ -19,6 +19,8 @@ export interface World {
   link: Link
   /** ssh options to reach the remote through the link, without the host */
   sshOptions: string[]
+  /** the same for Dropbear's dbclient */
+  dbclientOptions: string[]
   host: string
   /** the echo service's port, as seen from the remote */
   echoPort: number
@@ -106,15 +108,22 @@ export const stopProcess = async (c: ChildProcess, graceMs = 2000): Promise<void
 const withTimeout = <T>(p: Promise<T>, what: string): Promise<T> =>
   Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what}: no answer in ${START_MS} ms`)), START_MS).unref())])
 
-export const makeWorld = async (opts: { netns?: boolean } = {}): Promise<World> => {
+export const DBCLIENT = '/usr/bin/dbclient'
+
+/**
+ * netns: the remote in its own network namespace; ipv6: ssh reaches it at
+ * ::1, and the echo service answers on ::1 too
+ */
+export const makeWorld = async (opts: { netns?: boolean; ipv6?: boolean } = {}): Promise<World> => {
   const netns = opts.netns ?? false
+  const loopback = opts.ipv6 ? '::1' : '127.0.0.1'
   const dir = mkdtempSync(join(tmpdir(), 'autossh-world-'))
   const cleanups: (() => Promise<void> | void)[] = [() => rmSync(dir, { recursive: true, force: true })]
   const close = async () => {
     for (const c of cleanups.splice(0).reverse()) await c()
   }
   try {
-    const { userKey } = makeKeys(dir)
+    const { userKey, dropbearKey } = makeKeys(dir)
     let upstream: { port: number } | { path: string }
     let echoPort: number
     let targetPort: number
@@ -156,17 +165,21 @@ export const makeWorld = async (opts: { netns?: boolean } = {}): Promise<World> 
       const target = await startTarget(0)
       cleanups.push(() => void echo.close(), () => void target.close())
       echoPort = (echo.address() as net.AddressInfo).port
+      if (opts.ipv6) {
+        const echo6 = await startEcho(echoPort, '::1')
+        cleanups.push(() => void echo6.close())
+      }
       targetPort = (target.address() as net.AddressInfo).port
       upstream = { port: sshdPort }
     }
-    const link = await startLink(upstream)
+    const link = await startLink(upstream, loopback)
     cleanups.push(() => link.close())
     return {
       netns,
       dir,
       link,
       // sshd not run by root can only log in the user that runs it
-      host: `${userInfo().username}@127.0.0.1`,
+      host: `${userInfo().username}@${loopback}`,
       sshOptions: [
         '-F', '/dev/null',
         '-i', userKey,
@@ -179,6 +192,8 @@ export const makeWorld = async (opts: { netns?: boolean } = {}): Promise<World> 
         '-o', 'ExitOnForwardFailure=yes',
         '-p', String(link.port),
       ],
+      // no host key check (-y -y), so that nothing is written under ~/.ssh
+      dbclientOptions: ['-y', '-y', '-i', dropbearKey, '-o', 'ExitOnForwardFailure=yes', '-p', String(link.port)],
       echoPort,
       targetPort,
       close,

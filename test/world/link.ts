@@ -5,7 +5,7 @@
 import net from 'node:net'
 
 export interface Link {
-  /** ssh connects to 127.0.0.1:port */
+  /** ssh connects to 127.0.0.1:port (or ::1:port, when asked) */
   port: number
   cut(): void
   restore(): void
@@ -26,7 +26,7 @@ interface Pair {
   held: { up: (Buffer | null)[]; down: (Buffer | null)[] }
 }
 
-export const startLink = (upstream: Upstream): Promise<Link> => {
+export const startLink = (upstream: Upstream, host = '127.0.0.1'): Promise<Link> => {
   let cut = false
   let up = 0
   let down = 0
@@ -75,7 +75,7 @@ export const startLink = (upstream: Upstream): Promise<Link> => {
   })
 
   return new Promise(resolve =>
-    server.listen(0, '127.0.0.1', () =>
+    server.listen(0, host, () =>
       resolve({
         port: (server.address() as net.AddressInfo).port,
         cut() {

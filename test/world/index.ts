@@ -112,7 +112,7 @@ export const DBCLIENT = '/usr/bin/dbclient'
 
 /**
  * netns: the remote in its own network namespace; ipv6: ssh reaches it at
- * ::1, and the echo service answers on ::1 too
+ * ::1, and the echo service answers on ::1 (only, without netns)
  */
 export const makeWorld = async (opts: { netns?: boolean; ipv6?: boolean } = {}): Promise<World> => {
   const netns = opts.netns ?? false
@@ -161,14 +161,10 @@ export const makeWorld = async (opts: { netns?: boolean; ipv6?: boolean } = {}):
         ]),
         'sshd',
       )
-      const echo = await startEcho(0)
+      const echo = await startEcho(0, loopback)
       const target = await startTarget(0)
       cleanups.push(() => void echo.close(), () => void target.close())
       echoPort = (echo.address() as net.AddressInfo).port
-      if (opts.ipv6) {
-        const echo6 = await startEcho(echoPort, '::1')
-        cleanups.push(() => void echo6.close())
-      }
       targetPort = (target.address() as net.AddressInfo).port
       upstream = { port: sshdPort }
     }

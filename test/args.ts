@@ -6,7 +6,8 @@ import type { Flavor } from '../src/ssh-flavor.js'
 /** what ssh gets for a command line, as autossh builds it */
 const argvFor = (argv: string[], envPort?: string, flavor?: Flavor): string[] | string => {
   const line = readCommandLine(argv, envPort, flavor)
-  if (line.action !== 'run') return line.complaint ?? line.action
+  if (line.action === 'usage' && line.complaint) return line.complaint
+  if (line.action !== 'run') return line.action
   const spec = parseMonitorSpec(line.monitor)
   if (!spec.ok) return spec.error
   return sshArgs(line.tokens, forwards(spec.spec), flavor)

@@ -105,7 +105,7 @@ for (const { mode, netns } of modes) {
     t.test(`${mode} mode, ${way.name}: the tunnel comes up over IPv6 loopback and its probes pass`, { skip }, async t => {
       const w = await makeWorld({ netns, ipv6: true })
       t.teardown(() => w.close())
-      const tun = await startTunnel(w, mode, { AUTOSSH_POLL: '2', AUTOSSH_FIRST_POLL: '1', ...way.env }, {
+      const tun = await startTunnel(w, mode, way.env, {
         path: '/usr/bin/ssh',
         options: [...way.opts, ...w.sshOptions],
       })

@@ -1,10 +1,7 @@
 // autossh's command line: its own -M, -f and -V among ssh's options, and the
 // ssh argv it builds from the rest.
 import { getopt, takesArgument, type Opt, type Token } from './getopt.js'
-
-/** current OpenSSH's options, less -M and -V, which autossh takes for itself */
-export const SSH_OPTIONS = '1246ab:c:e:fgi:kl:m:no:p:qstvw:xyAB:CD:E:F:GI:J:KL:NO:P:Q:R:S:TW:XY'
-export const OPTION_STRING = `M:V${SSH_OPTIONS}`
+import { optionString, type Flavor } from './ssh-flavor.js'
 
 export type CommandLine =
   | { action: 'version' }
@@ -17,8 +14,8 @@ export type CommandLine =
       tokens: Token[]
     }
 
-export const readCommandLine = (argv: readonly string[], envPort: string | undefined): CommandLine => {
-  const { tokens, sequence, error } = getopt(argv, OPTION_STRING)
+export const readCommandLine = (argv: readonly string[], envPort: string | undefined, flavor: Flavor = 'openssh'): CommandLine => {
+  const { tokens, sequence, error } = getopt(argv, optionString(flavor))
   let monitor: string | undefined
   let daemon = false
   for (const { ch, arg } of sequence) {
@@ -34,12 +31,12 @@ export const readCommandLine = (argv: readonly string[], envPort: string | undef
 }
 
 /** autossh's strip_arg(): drop 'f' letters from a word up to the first letter that takes an argument */
-export const stripF = (word: string): string => {
+export const stripF = (word: string, flavor: Flavor = 'openssh'): string => {
   if (word.length < 2 || word[0] !== '-') return word
   let out = '-'
   for (let i = 1; i < word.length; i++) {
     const ch = word[i]!
-    if (takesArgument(OPTION_STRING, ch)) return out + word.slice(i)
+    if (takesArgument(optionString(flavor), ch)) return out + word.slice(i)
     if (ch !== 'f') out += ch
   }
   return out === '-' ? '' : out
@@ -64,7 +61,7 @@ const keptWords = (t: Token & { kind: 'options' }): string[] => {
  * of all, wherever -M stood (1.4g does so), then the user's words in
  * getopt's order, without -f, -M and the first '--'.
  */
-export const sshArgs = (tokens: readonly Token[], forwards: readonly string[]): string[] => {
+export const sshArgs = (tokens: readonly Token[], forwards: readonly string[], flavor: Flavor = 'openssh'): string[] => {
   const out: string[] = [...forwards]
   for (const t of tokens) {
     switch (t.kind) {
@@ -79,11 +76,34 @@ export const sshArgs = (tokens: readonly Token[], forwards: readonly string[]): 
         break
       case 'after': {
         // autossh strips -f even after '--' (but does not go to the background)
-        const word = stripF(t.raw)
+        const word = stripF(t.raw, flavor)
         if (word !== '') out.push(word)
         break
       }
     }
   }
   return out
+}
+
+/** OpenSSH's AddressFamily in a -o argument, lower case */
+const addressFamily = (line: string): string | undefined =>
+  /^\s*addressfamily(?:\s*=\s*|\s+)"?([^\s"]*)"?\s*$/i.exec(line)?.[1]!.toLowerCase()
+
+/**
+ * Does ssh's command line make it use IPv6 only, and so listen on ::1 only?
+ * As in OpenSSH's ssh.c: the last -4 or -6 wins, and beats -o AddressFamily,
+ * where the first one wins. Dropbear's dbclient has neither.
+ */
+export const ipv6Only = (tokens: readonly Token[], flavor: Flavor = 'openssh'): boolean => {
+  if (flavor !== 'openssh') return false
+  let flag: string | undefined
+  let option: string | undefined
+  for (const t of tokens) {
+    if (t.kind !== 'options') continue
+    for (const o of t.opts) {
+      if (o.ch === '4' || o.ch === '6') flag = o.ch
+      else if (o.ch === 'o') option ??= addressFamily(o.arg!)
+    }
+  }
+  return flag === undefined ? option === 'inet6' : flag === '6'
 }

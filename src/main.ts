@@ -1,7 +1,7 @@
 // autossh: read the environment and the command line, then supervise ssh.
 import { resolve } from 'node:path'
 import type { Server } from 'node:net'
-import { readCommandLine, sshArgs } from './args.js'
+import { ipv6Only, readCommandLine, sshArgs } from './args.js'
 import { detach, READY, report, takeReadyFd } from './daemon.js'
 import { LOG_INFO } from './log/levels.js'
 import { Logger } from './log/logger.js'
@@ -9,7 +9,8 @@ import { SYSLOG_SOCKET, syslogAvailable, syslogTarget } from './log/syslog.js'
 import { fileTarget, stderrTarget, writeAll } from './log/targets.js'
 import { listen } from './monitor/listen.js'
 import { Monitor } from './monitor/probe.js'
-import { forwards, MONITOR_HOST, parseMonitorSpec } from './monitor/spec.js'
+import { hostPort, MONITOR_HOST, MONITOR_HOST_IPV6 } from './monitor/host.js'
+import { forwards, parseMonitorSpec } from './monitor/spec.js'
 import { removePidFile, writePidFile } from './pidfile.js'
 import { run } from './run.js'
 import { hear } from './ssh-says.js'
@@ -40,7 +41,7 @@ export const main = async (argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     // autossh logs these before its log file is open
     settings.notes.forEach(say)
 
-    const line = readCommandLine(argv, settings.port)
+    const line = readCommandLine(argv, settings.port, settings.sshFlavor)
     // commander only for these two: it is not loaded to supervise ssh
     if (line.action === 'version') {
       writeAll(1, (await import('./usage.js')).versionLine())
@@ -78,12 +79,14 @@ export const main = async (argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       return 1
     }
 
+    // with -6 ssh listens on ::1 only, and 127.0.0.1 would be refused at every probe
+    const host = settings.monitorHost ?? (ipv6Only(line.tokens, settings.sshFlavor) ? MONITOR_HOST_IPV6 : MONITOR_HOST)
     if (monitorSpec.mode === 'pair') {
       const readPort = monitorSpec.port + 1
       try {
-        listener = await listen(readPort)
+        listener = await listen(readPort, host)
       } catch (err) {
-        return fail(`bind on ${MONITOR_HOST}:${readPort}: ${strerror(err)}`)
+        return fail(`bind on ${hostPort(host, readPort)}: ${strerror(err)}`)
       }
     }
 
@@ -103,6 +106,7 @@ export const main = async (argv: readonly string[], env: NodeJS.ProcessEnv): Pro
         : new Monitor({
             mode: monitorSpec.mode,
             port: monitorSpec.port,
+            host,
             listener,
             message: settings.message,
             keep: settings.probeConnection === 'keep',
@@ -124,7 +128,7 @@ export const main = async (argv: readonly string[], env: NodeJS.ProcessEnv): Pro
         netTimeoutMs: netTimeout,
       },
       sshPath: settings.sshPath,
-      sshArgs: sshArgs(line.tokens, forwards(monitorSpec)),
+      sshArgs: sshArgs(line.tokens, forwards(monitorSpec, host), settings.sshFlavor),
       log,
       monitor,
       classify: hear,

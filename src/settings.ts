@@ -3,6 +3,8 @@
 // bad value is the one reported, in autossh's words.
 import { strtol, strtoul, toInt } from './c-number.js'
 import { LOG_DEBUG, LOG_INFO } from './log/levels.js'
+import { isIPv6, isMonitorHost } from './monitor/host.js'
+import { flavorOf, isFlavor, type Flavor } from './ssh-flavor.js'
 
 export const POLL_TIME = 600
 export const GATE_TIME = 30
@@ -32,6 +34,10 @@ export interface Settings {
   logFile?: string
   /** AUTOSSH_PROBE_CONNECTION: keep the test connections open between probes, or open new ones for each */
   probeConnection: 'keep' | 'per-probe'
+  /** AUTOSSH_SSH_FLAVOR, else dropbear for a program named dbclient: whose option letters ssh's command line has */
+  sshFlavor: Flavor
+  /** AUTOSSH_MHOST: the address of the monitor's forwards and listening port */
+  monitorHost?: string
   /** messages autossh logs while reading its settings */
   notes: string[]
 }
@@ -53,6 +59,7 @@ export const readSettings = (env: Env): SettingsResult => {
     message: '',
     maxLifetime: 0,
     probeConnection: 'keep',
+    sshFlavor: flavorOf(env.AUTOSSH_PATH ?? SSH_PATH),
     notes: [],
   }
 
@@ -124,6 +131,19 @@ export const readSettings = (env: Env): SettingsResult => {
   if ((v = env.AUTOSSH_PROBE_CONNECTION) !== undefined && v !== '') {
     if (v !== 'keep' && v !== 'per-probe') return fail(`invalid probe connection "${v}" (keep or per-probe)`)
     s.probeConnection = v
+  }
+
+  if ((v = env.AUTOSSH_SSH_FLAVOR) !== undefined && v !== '') {
+    if (!isFlavor(v)) return fail(`invalid ssh flavor "${v}" (openssh or dropbear)`)
+    s.sshFlavor = v
+  }
+
+  // as in autossh 1.5, but checked
+  if ((v = env.AUTOSSH_MHOST) !== undefined && v !== '') {
+    if (!isMonitorHost(v)) return fail(`invalid monitor host "${v}" (an IP address, such as 127.0.0.1 or ::1)`)
+    // dbclient splits a forward at every ':'
+    if (s.sshFlavor === 'dropbear' && isIPv6(v)) return fail(`invalid monitor host "${v}" (dbclient forwards IPv4 only)`)
+    s.monitorHost = v
   }
 
   return { ok: true, settings: s }

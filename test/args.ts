@@ -1,14 +1,16 @@
 import t from 'tap'
-import { readCommandLine, sshArgs, stripF } from '../src/args.js'
+import { ipv6Only, readCommandLine, sshArgs, stripF } from '../src/args.js'
 import { forwards, parseMonitorSpec } from '../src/monitor/spec.js'
+import type { Flavor } from '../src/ssh-flavor.js'
 
 /** what ssh gets for a command line, as autossh builds it */
-const argvFor = (argv: string[], envPort?: string): string[] | string => {
-  const line = readCommandLine(argv, envPort)
+const argvFor = (argv: string[], envPort?: string, flavor?: Flavor): string[] | string => {
+  const line = readCommandLine(argv, envPort, flavor)
+  if (line.action === 'usage' && line.complaint) return line.complaint
   if (line.action !== 'run') return line.action
   const spec = parseMonitorSpec(line.monitor)
   if (!spec.ok) return spec.error
-  return sshArgs(line.tokens, forwards(spec.spec))
+  return sshArgs(line.tokens, forwards(spec.spec), flavor)
 }
 
 const PAIR = ['-L', '20000:127.0.0.1:20000', '-R', '20000:127.0.0.1:20001']
@@ -91,4 +93,51 @@ t.test('stripF', async t => {
   t.equal(stripF('x-f'), 'x-f')
   t.equal(stripF('-ff'), '')
   t.equal(stripF('-fof'), '-of')
+})
+
+t.test('dbclient\'s letters: -K and -I take seconds, and keep them', async t => {
+  const db = (argv: string[]) => argvFor(argv, undefined, 'dropbear')
+  t.same(db(['-M', '20000', '-K', '30', '-N', 'host']), [...PAIR, '-K', '30', '-N', 'host'])
+  t.same(db(['-M', '20000', '-K5', '-I600', 'host']), [...PAIR, '-K5', '-I600', 'host'])
+  t.same(db(['-M', '0', 'host', '-I', '600', '-y', '-y']), ['-I', '600', '-y', '-y', 'host'])
+  t.same(db(['-M', '0', '-fK', '30', '-zqN', 'host']), ['-K', '30', '-zqN', 'host'], '-f is autossh\'s here too')
+  t.same(db(['-M', '0', '-Kf', 'host']), ['-Kf', 'host'], 'an argument keeps its f')
+  t.same(db(['-M', '0', '-b', '10.0.0.1:0', '-W', '65536', 'host']), ['-b', '10.0.0.1:0', '-W', '65536', 'host'])
+  t.same(db(['-M', '0', '--', 'host', 'cmd', '-Kf']), ['host', 'cmd', '-Kf'], 'after --: no f stripped from an argument')
+  t.equal(db(['-V']), 'version', '-V is autossh\'s')
+  t.equal(db(['-M', '0', '-6', 'host']), "autossh: invalid option -- '6'", 'not a dbclient option')
+  t.equal(db(['-M', '0', '-v', 'host']), "autossh: invalid option -- 'v'")
+})
+
+t.test('OpenSSH\'s letters are read as 1.4g reads them: its -K takes nothing', async t => {
+  t.same(argvFor(['-M', '0', '-K', '30', '-N', 'host']), ['-K', '-N', '30', 'host'], 'ssh would take 30 for the host')
+  t.equal(argvFor(['-M', '0', '-K5', 'host']), "autossh: invalid option -- '5'")
+  t.same(argvFor(['-M', '0', '--', 'host', 'cmd', '-Kf']), ['host', 'cmd', '-K'])
+  t.equal(stripF('-Kf', 'dropbear'), '-Kf')
+  t.equal(stripF('-Kf'), '-K')
+})
+
+t.test('ipv6Only: the last -4 or -6, else the first -o AddressFamily, as ssh.c', async t => {
+  const v6 = (argv: string[], flavor?: Flavor) => {
+    const line = readCommandLine(['-M', '0', ...argv, 'host'], undefined, flavor)
+    if (line.action !== 'run') throw new Error(line.action)
+    return ipv6Only(line.tokens, flavor)
+  }
+  t.equal(v6([]), false)
+  t.equal(v6(['-6']), true)
+  t.equal(v6(['-6N']), true, 'in a cluster')
+  t.equal(v6(['-N', '-v6']), true)
+  t.equal(v6(['-4']), false)
+  t.equal(v6(['-6', '-4']), false, 'the last one wins')
+  t.equal(v6(['-4', '-6']), true)
+  t.equal(v6(['-o', 'AddressFamily=inet6']), true)
+  t.equal(v6(['-oaddressfamily = INET6']), true)
+  t.equal(v6(['-o', 'AddressFamily "inet6"']), true)
+  t.equal(v6(['-o', 'AddressFamily=inet', '-o', 'AddressFamily=inet6']), false, 'the first -o wins')
+  t.equal(v6(['-o', 'Port=22', '-o', 'AddressFamily=inet6']), true, 'other -o do not count')
+  t.equal(v6(['-o', 'AddressFamily=inet6', '-4']), false, '-4 beats -o')
+  t.equal(v6(['-o', 'AddressFamily=inet', '-6']), true, '-6 beats -o')
+  t.equal(v6(['-o', 'AddressFamilyX=inet6']), false)
+  t.equal(v6(['-l', '-6']), false, 'an argument is not an option')
+  t.equal(v6(['-o', 'AddressFamily=inet6'], 'dropbear'), false, 'dbclient has no such option')
 })

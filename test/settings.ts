@@ -23,6 +23,7 @@ t.test('defaults', async t => {
     message: '',
     maxLifetime: 0,
     probeConnection: 'keep',
+    sshFlavor: 'openssh',
     notes: [],
   })
 })
@@ -90,4 +91,27 @@ t.test('net timeouts: 15 s, or half the poll time under 30 s', async t => {
 
 t.test('a first poll time that wraps negative means the default poll time, as 1.4g', async t => {
   t.equal(get({ AUTOSSH_FIRST_POLL: '-1' }).firstPollTime, 600)
+})
+
+t.test('the ssh flavor: dbclient by its name, or AUTOSSH_SSH_FLAVOR', async t => {
+  t.equal(get({ AUTOSSH_PATH: '/usr/bin/dbclient' }).sshFlavor, 'dropbear')
+  t.equal(get({ AUTOSSH_PATH: 'dbclient' }).sshFlavor, 'dropbear')
+  t.equal(get({ AUTOSSH_PATH: '/usr/bin/dbclient-wrapper' }).sshFlavor, 'openssh')
+  t.equal(get({ AUTOSSH_PATH: '/usr/bin/ssh', AUTOSSH_SSH_FLAVOR: 'dropbear' }).sshFlavor, 'dropbear', 'OpenWrt\'s ssh is dbclient')
+  t.equal(get({ AUTOSSH_PATH: '/usr/bin/dbclient', AUTOSSH_SSH_FLAVOR: 'openssh' }).sshFlavor, 'openssh')
+  t.equal(get({ AUTOSSH_PATH: '/usr/bin/dbclient', AUTOSSH_SSH_FLAVOR: '' }).sshFlavor, 'dropbear', 'empty is unset')
+  t.equal(read({ AUTOSSH_SSH_FLAVOR: 'Dropbear' }), 'invalid ssh flavor "Dropbear" (openssh or dropbear)')
+  t.equal(read({ AUTOSSH_SSH_FLAVOR: 'toString' }), 'invalid ssh flavor "toString" (openssh or dropbear)')
+})
+
+t.test('AUTOSSH_MHOST: an IP address, not a name, not the unspecified address', async t => {
+  t.equal(get({}).monitorHost, undefined)
+  t.equal(get({ AUTOSSH_MHOST: '' }).monitorHost, undefined, 'empty is unset, as autossh 1.5')
+  for (const ok of ['127.0.0.1', '127.0.0.2', '::1', '::ffff:127.0.0.1', '192.0.2.7']) t.equal(get({ AUTOSSH_MHOST: ok }).monitorHost, ok)
+  for (const bad of ['localhost', '[::1]', '0.0.0.0', '::', '0:0::0', '127.1', '127.0.0.1:5', ' ::1']) {
+    t.equal(read({ AUTOSSH_MHOST: bad }), `invalid monitor host "${bad}" (an IP address, such as 127.0.0.1 or ::1)`)
+  }
+  t.equal(get({ AUTOSSH_MHOST: '127.0.0.2', AUTOSSH_PATH: '/usr/bin/dbclient' }).monitorHost, '127.0.0.2')
+  t.equal(read({ AUTOSSH_MHOST: '::1', AUTOSSH_PATH: '/usr/bin/dbclient' }), 'invalid monitor host "::1" (dbclient forwards IPv4 only)')
+  t.equal(read({ AUTOSSH_MHOST: '::1', AUTOSSH_SSH_FLAVOR: 'dropbear' }), 'invalid monitor host "::1" (dbclient forwards IPv4 only)')
 })

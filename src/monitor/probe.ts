@@ -6,7 +6,7 @@ import net from 'node:net'
 import { LOG_DEBUG, LOG_INFO } from '../log/levels.js'
 import { strerror } from '../strerror.js'
 import { newNonce, probeLine } from './line.js'
-import { MONITOR_HOST } from './spec.js'
+import { hostPort, MONITOR_HOST } from './host.js'
 import { tracer } from '../trace.js'
 
 const trace = tracer('autossh:probe')
@@ -155,7 +155,7 @@ export class Monitor {
     out.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'ECONNREFUSED') {
         // nothing listens on the -L port: ssh has no forwards (yet, or any more)
-        log(LOG_INFO, `${this.host}:${this.o.port}: ${strerror(err)}`)
+        log(LOG_INFO, `${hostPort(this.host, this.o.port)}: ${strerror(err)}`)
         refused()
       }
     })

@@ -1,6 +1,7 @@
 // The monitor spec `port[:echo_port]` from -M or AUTOSSH_PORT, and the
 // forwards it adds to ssh's command line.
 import { strtoul, toInt } from '../c-number.js'
+import { hostPort, MONITOR_HOST } from './host.js'
 
 export type MonitorSpec =
   /** -M 0: no monitoring */
@@ -38,16 +39,14 @@ export const parseMonitorSpec = (text: string): SpecResult => {
   }
 }
 
-export const MONITOR_HOST = '127.0.0.1'
-
 /** the port forwards that carry the test traffic */
-export const forwards = (spec: MonitorSpec): string[] => {
+export const forwards = (spec: MonitorSpec, host = MONITOR_HOST): string[] => {
   switch (spec.mode) {
     case 'off':
       return []
     case 'echo':
-      return ['-L', `${spec.port}:${MONITOR_HOST}:${spec.echoPort}`]
+      return ['-L', `${spec.port}:${hostPort(host, spec.echoPort)}`]
     case 'pair':
-      return ['-L', `${spec.port}:${MONITOR_HOST}:${spec.port}`, '-R', `${spec.port}:${MONITOR_HOST}:${spec.port + 1}`]
+      return ['-L', `${spec.port}:${hostPort(host, spec.port)}`, '-R', `${spec.port}:${hostPort(host, spec.port + 1)}`]
   }
 }

@@ -22,13 +22,15 @@ export const startTunnel = async (
   w: World,
   mode: 'pair' | 'echo',
   env: Record<string, string> = {},
+  /** the ssh program and its options to reach the world: OpenSSH's by default */
+  ssh: { path: string; options: string[] } = { path: '/usr/bin/ssh', options: w.sshOptions },
 ): Promise<Tunnel> => {
   const port = mode === 'pair' ? await freePortPair() : await freePort()
   const userPort = await freePort()
   const log = join(w.dir, `autossh-${port}.log`)
   const spec = mode === 'pair' ? String(port) : `${port}:${w.echoPort}`
-  const autossh = start(['-M', spec, '-N', '-L', `${userPort}:127.0.0.1:${w.targetPort}`, ...w.sshOptions, w.host], {
-    AUTOSSH_PATH: '/usr/bin/ssh',
+  const autossh = start(['-M', spec, '-N', '-L', `${userPort}:127.0.0.1:${w.targetPort}`, ...ssh.options, w.host], {
+    AUTOSSH_PATH: ssh.path,
     AUTOSSH_LOGFILE: log,
     AUTOSSH_LOGLEVEL: '7',
     AUTOSSH_GATETIME: '0',

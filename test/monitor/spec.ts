@@ -30,4 +30,8 @@ t.test('forwards', async t => {
   t.same(forwards({ mode: 'off' }), [])
   t.same(forwards({ mode: 'pair', port: 5 }), ['-L', '5:127.0.0.1:5', '-R', '5:127.0.0.1:6'])
   t.same(forwards({ mode: 'echo', port: 5, echoPort: 7 }), ['-L', '5:127.0.0.1:7'])
+  t.same(forwards({ mode: 'pair', port: 5 }, '127.0.0.2'), ['-L', '5:127.0.0.2:5', '-R', '5:127.0.0.2:6'])
+  t.same(forwards({ mode: 'pair', port: 5 }, '::1'), ['-L', '5:[::1]:5', '-R', '5:[::1]:6'], 'IPv6 in brackets, as ssh wants it')
+  t.same(forwards({ mode: 'echo', port: 5, echoPort: 7 }, '::1'), ['-L', '5:[::1]:7'])
+  t.same(forwards({ mode: 'off' }, '::1'), [])
 })

@@ -21,6 +21,8 @@ export interface World {
   link: Link
   /** ssh options to reach the remote through the link, without the host */
   sshOptions: string[]
+  /** the same for Dropbear's dbclient */
+  dbclientOptions: string[]
   host: string
   /** the echo service's port, as seen from the remote */
   echoPort: number
@@ -108,15 +110,20 @@ export const stopProcess = async (c: ChildProcess, graceMs = 2000): Promise<void
 const withTimeout = <T>(p: Promise<T>, what: string): Promise<T> =>
   Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what}: no answer in ${START_MS} ms`)), START_MS).unref())])
 
+export const DBCLIENT = '/usr/bin/dbclient'
+
 export interface WorldOptions {
   /** the remote in a network namespace of its own (root) */
   netns?: boolean
+  /** ssh reaches the remote at ::1, and the echo service answers on ::1 (only, without netns) */
+  ipv6?: boolean
   /** extra sshd_config lines, such as `ClientAliveInterval 2`; they win over the world's own */
   sshd?: string[]
 }
 
 export const makeWorld = async (opts: WorldOptions = {}): Promise<World> => {
   const netns = opts.netns ?? false
+  const loopback = opts.ipv6 ? '::1' : '127.0.0.1'
   const sshdOptions = opts.sshd ?? []
   const dir = mkdtempSync(join(tmpdir(), 'autossh-world-'))
   const cleanups: (() => Promise<void> | void)[] = [() => rmSync(dir, { recursive: true, force: true })]
@@ -124,7 +131,7 @@ export const makeWorld = async (opts: WorldOptions = {}): Promise<World> => {
     for (const c of cleanups.splice(0).reverse()) await c()
   }
   try {
-    const { userKey } = makeKeys(dir)
+    const { userKey, dropbearKey } = makeKeys(dir)
     let upstream: { port: number } | { path: string }
     let echoPort: number
     let targetPort: number
@@ -164,14 +171,14 @@ export const makeWorld = async (opts: WorldOptions = {}): Promise<World> => {
         ]),
         'sshd',
       )
-      const echo = await startEcho(0)
+      const echo = await startEcho(0, loopback)
       const target = await startTarget(0)
       cleanups.push(() => void echo.close(), () => void target.close())
       echoPort = (echo.address() as net.AddressInfo).port
       targetPort = (target.address() as net.AddressInfo).port
       upstream = { port: sshdPort }
     }
-    const link = await startLink(upstream)
+    const link = await startLink(upstream, loopback)
     cleanups.push(() => link.close())
     return {
       netns,
@@ -179,7 +186,7 @@ export const makeWorld = async (opts: WorldOptions = {}): Promise<World> => {
       dir,
       link,
       // sshd not run by root can only log in the user that runs it
-      host: `${userInfo().username}@127.0.0.1`,
+      host: `${userInfo().username}@${loopback}`,
       sshOptions: [
         '-F', '/dev/null',
         '-i', userKey,
@@ -192,6 +199,8 @@ export const makeWorld = async (opts: WorldOptions = {}): Promise<World> => {
         '-o', 'ExitOnForwardFailure=yes',
         '-p', String(link.port),
       ],
+      // no host key check (-y -y), so that nothing is written under ~/.ssh
+      dbclientOptions: ['-y', '-y', '-i', dropbearKey, '-o', 'ExitOnForwardFailure=yes', '-p', String(link.port)],
       echoPort,
       targetPort,
       close,

@@ -10,7 +10,7 @@ import net from 'node:net'
 import { performance } from 'node:perf_hooks'
 
 export interface Link {
-  /** ssh connects to 127.0.0.1:port */
+  /** ssh connects to 127.0.0.1:port (or ::1:port, when asked) */
   port: number
   cut(): void
   restore(): void
@@ -42,7 +42,7 @@ interface Pair {
   moved: boolean
 }
 
-export const startLink = (upstream: Upstream): Promise<Link> => {
+export const startLink = (upstream: Upstream, host = '127.0.0.1'): Promise<Link> => {
   let cut = false
   let delayMs = 0
   let up = 0
@@ -119,7 +119,7 @@ export const startLink = (upstream: Upstream): Promise<Link> => {
   })
 
   return new Promise(resolve =>
-    server.listen(0, '127.0.0.1', () =>
+    server.listen(0, host, () =>
       resolve({
         port: (server.address() as net.AddressInfo).port,
         cut() {

@@ -6,13 +6,14 @@ import net from 'node:net'
 import { join } from 'node:path'
 
 export const SSHD = '/usr/sbin/sshd'
+export const DROPBEARCONVERT = '/usr/bin/dropbearconvert'
 
 /** every byte back, as inetd's echo does */
-export const startEcho = (port: number): Promise<net.Server> =>
+export const startEcho = (port: number, host?: string): Promise<net.Server> =>
   serve(net.createServer(s => {
     s.on('error', () => {})
     s.pipe(s)
-  }), port)
+  }), port, host)
 
 /** answers each line with `ok <line>` */
 export const startTarget = (port: number): Promise<net.Server> =>
@@ -36,17 +37,23 @@ export const serve = (server: net.Server, port: number, host = '127.0.0.1'): Pro
     server.listen(port, host, () => resolve(server))
   })
 
-/** host and user keys for one world, made fresh */
-export const makeKeys = (dir: string): { hostKey: string; userKey: string; authorized: string } => {
+/**
+ * Host and user keys for one world, made fresh; and the user key in
+ * Dropbear's format, which is the only one dbclient reads, where Dropbear's
+ * tools are installed.
+ */
+export const makeKeys = (dir: string): { hostKey: string; userKey: string; dropbearKey: string; authorized: string } => {
   const hostKey = join(dir, 'host_ed25519')
   const userKey = join(dir, 'user_ed25519')
+  const dropbearKey = join(dir, 'user_ed25519.dropbear')
   const authorized = join(dir, 'authorized_keys')
   if (!existsSync(hostKey)) {
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey])
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', userKey])
     writeFileSync(authorized, readFileSync(userKey + '.pub'))
+    if (existsSync(DROPBEARCONVERT)) execFileSync(DROPBEARCONVERT, ['openssh', 'dropbear', userKey, dropbearKey], { stdio: 'ignore' })
   }
-  return { hostKey, userKey, authorized }
+  return { hostKey, userKey, dropbearKey, authorized }
 }
 
 /**

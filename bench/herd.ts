@@ -26,7 +26,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { graceTime, type Random } from '../src/backoff.js'
+import { CEILING_S, graceTime, type Random } from '../src/backoff.js'
 import { stopProcess } from '../test/world/index.js'
 import { own } from './cleanup.js'
 import { AUTOSSH_14G, CLI } from './contender.js'
@@ -169,6 +169,16 @@ const quietPort = async (): Promise<number> => {
   }
 }
 
+/** a zombie is an ssh that has exited and that its supervisor has not noticed */
+const sshState = (pid: number): string => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z' ? 'has exited, not reaped' : 'is still running'
+  } catch {
+    return 'is gone'
+  }
+}
+
 /** the herd's server: notes who connected when; can drop everyone and stop listening, and listen again */
 class Server {
   private server?: net.Server
@@ -278,8 +288,9 @@ export const runRealHerd = async (progress: (s: string) => void, clients = REAL_
     const upAt = Date.now()
     await server.listen()
     progress('the server is back')
-    // 1.4g's next try comes 21 s after the return; ours within 50 s
-    const deadline = upAt + 65000
+    // ours are back within the 50 s ceiling; 1.4g's next try comes when its formula says
+    const late14g = simulate('1.4g', grace14g, 1, outageS, seeded(1)).worstS
+    const deadline = upAt + (Math.max(CEILING_S, late14g) + 10) * 1000
     const backIds = () => server.seen(upAt)
     let reported = 0
     while (backIds().size < ids.length && Date.now() < deadline) {
@@ -292,7 +303,7 @@ export const runRealHerd = async (progress: (s: string) => void, clients = REAL_
       .split('\n')
       .filter(Boolean)
       .map(l => l.split(' '))
-      .map(([id, at]) => ({ id: id!, at: Number(at) * 1000 }))
+      .map(([id, at, pid]) => ({ id: id!, at: Number(at) * 1000, pid: Number(pid) }))
     return programs.map(p => {
       const mine = ids.filter(id => id.startsWith(p.prefix) && /^\d+$/.test(id.slice(p.prefix.length)))
       const returns: number[] = []
@@ -303,9 +314,13 @@ export const runRealHerd = async (progress: (s: string) => void, clients = REAL_
         tries.push(triesLog.filter(t => t.id === id && t.at >= downAt && t.at < upAt).length)
       }
       const missing = mine.filter(id => !server.connected.some(c => c.id === id && c.at >= upAt))
-      // why one is not back: the last thing it logged
-      const last = (id: string) => readFileSync(join(dir, `${id}.log`), { encoding: 'utf8', flag: 'a+' }).trim().split('\n').at(-1)
-      const note = missing.length ? `not back: ${missing.map(id => `${id} (last logged: ${last(id)})`).join('; ')}` : undefined
+      // why one is not back: the last thing it logged, and what became of its last ssh
+      const why = (id: string) => {
+        const logged = readFileSync(join(dir, `${id}.log`), { encoding: 'utf8', flag: 'a+' }).trim().split('\n').at(-1)
+        const pid = triesLog.filter(t => t.id === id).at(-1)?.pid
+        return `${id}: last logged "${logged}"; its last ssh (${pid}) ${pid ? sshState(pid) : 'never ran'}`
+      }
+      const note = missing.length ? `not back: ${missing.map(why).join('; ')}` : undefined
       return { who: p.who, how: 'real' as const, clients, outageS, ...figures(returns, tries), missing: missing.length, note }
     })
   } catch (err) {

@@ -3,34 +3,43 @@
 // (test/world): how fast the tunnel comes up, how fast a silent cut is found
 // and the stuck ssh killed, how fast the forward is back once the network
 // is, what idle monitoring costs on the wire, in memory and in CPU, and how
-// long it takes to exec ssh. A benchmark, not a test: it prints figures and
-// the targets to hold them to, it does not judge.
+// long it takes to exec ssh; then whether a slow but working line is left
+// alone (bench/slow.ts), and how a fleet comes back after its server's outage
+// (bench/herd.ts). A benchmark, not a test: it prints figures and the targets
+// to hold them to, it does not judge.
 //
-//   npm run bench                  the table (about 2.5 minutes)
-//   npm run -s bench -- --json     the same figures as a JSON array (-s: no npm banner on stdout)
-//   npm run bench -- --long        the table, then 10,000 probes in-process
+//   npm run bench                  the table, the slow line, the herd simulated (about 4 minutes)
+//   npm run -s bench -- --json     the same figures as JSON: { rows, slow, herd, long } (-s: no npm banner on stdout)
+//   npm run bench -- --long        all that, then 10,000 probes in-process
 //                                  against a real tunnel, watching for growth
 //   npm run bench -- --long-only   only the long run
+//   npm run bench -- --slow        only the slow line (about 70 s)
+//   npm run bench -- --herd        only the herd: simulated, and real processes (about 3 minutes)
 //
-// With --json and --long (or --long-only) the JSON is { rows, long }.
-// Progress goes to stderr; stdout has only the results.
+// The only-options combine. Progress goes to stderr; stdout has only the results.
 import { existsSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import { netnsAvailable } from '../test/world/index.js'
 import { cleanupAll, cleanUpOnSignals, isStopping } from './cleanup.js'
 import { AUTOSSH_14G, emptyRow, POLL_S, runContender, type Contender, type Row } from './contender.js'
+import { herdTable, REAL_OUTAGE_S, runRealHerd, simulateAll, SIM_OUTAGES_S, type HerdRow } from './herd.js'
 import { PROBES, runLong, type LongRow } from './long.js'
+import { runSlowAll, slowTable, type SlowRow } from './slow.js'
 
 const args = process.argv.slice(2)
-const known = ['--json', '--long', '--long-only']
+const known = ['--json', '--long', '--long-only', '--slow', '--herd']
 const unknown = args.filter(a => !known.includes(a))
 if (unknown.length > 0) {
   process.stderr.write(`bench: unknown argument ${unknown.join(' ')} (known: ${known.join(' ')})\n`)
   process.exit(2)
 }
 const json = args.includes('--json')
-const longOnly = args.includes('--long-only')
-const long = longOnly || args.includes('--long')
+const only = ['--long-only', '--slow', '--herd'].some(a => args.includes(a))
+const long = args.includes('--long-only') || (!only && args.includes('--long'))
+const runTable = !only
+const runSlow = !only || args.includes('--slow')
+const runHerdSim = !only || args.includes('--herd')
+const runHerdReal = args.includes('--herd')
 
 const t0 = performance.now()
 /** no row starts after this much of the bench's 5 minutes */
@@ -109,7 +118,7 @@ const longTable = (rows: LongRow[]): string =>
 const main = async () => {
   cleanUpOnSignals()
   const rows: Row[] = []
-  if (!longOnly) {
+  if (runTable) {
     for (const c of contenders) {
       if (isStopping()) return
       // a row takes about 30 s; past this, one gone slow (timeouts) must not take the bench past 5 minutes
@@ -122,6 +131,26 @@ const main = async () => {
       if (row.error) progress(`${c.name}: failed: ${row.error}`)
       rows.push(row)
     }
+  }
+
+  const slowRows: SlowRow[] = []
+  if (runSlow) {
+    if (isStopping()) return
+    progress('slow line: ours and 1.4g, steady and jumping delay, side by side')
+    slowRows.push(...(await runSlowAll(has14g, progress)))
+  }
+
+  const herdRows: HerdRow[] = []
+  if (runHerdSim) {
+    if (isStopping()) return
+    const outages = runHerdReal ? [REAL_OUTAGE_S, ...SIM_OUTAGES_S] : SIM_OUTAGES_S
+    progress(`herd: simulating outages of ${outages.join(', ')} s`)
+    herdRows.push(...simulateAll(outages))
+  }
+  if (runHerdReal) {
+    if (isStopping()) return
+    progress(`herd: real processes, a ${REAL_OUTAGE_S} s outage`)
+    herdRows.push(...(await runRealHerd(s => progress(`herd: ${s}`))))
   }
 
   const longRows: LongRow[] = []
@@ -148,7 +177,7 @@ const main = async () => {
 
   const total = elapsed()
   if (json) {
-    process.stdout.write(JSON.stringify(long ? { rows, long: longRows } : rows, null, 2) + '\n')
+    process.stdout.write(JSON.stringify({ rows, slow: slowRows, herd: herdRows, long: longRows }, null, 2) + '\n')
     process.stderr.write(`total ${total}\n`)
     return
   }
@@ -156,6 +185,14 @@ const main = async () => {
   if (rows.length > 0) {
     out.push(rowsTable(rows), '', ...targets(rows))
     for (const r of rows) if (r.error) out.push(`${r.contender}: ${r.error}`)
+  }
+  if (slowRows.length > 0) {
+    if (out.length > 0) out.push('')
+    out.push(...slowTable(slowRows))
+  }
+  if (herdRows.length > 0) {
+    if (out.length > 0) out.push('')
+    out.push(...herdTable(herdRows))
   }
   if (longRows.length > 0) {
     if (out.length > 0) out.push('')

@@ -12,11 +12,19 @@ import { Monitor } from './monitor/probe.js'
 import { hostPort, MONITOR_HOST, MONITOR_HOST_IPV6 } from './monitor/host.js'
 import { forwards, parseMonitorSpec } from './monitor/spec.js'
 import { removePidFile, writePidFile } from './pidfile.js'
-import { run } from './run.js'
+import { run, type EventSource } from './run.js'
+import { watchNetwork } from './netwatch.js'
+import { watchResume } from './resume.js'
 import { hear } from './ssh-says.js'
 import { netTimeoutMs, NET_TIMEOUT_MS, readSettings } from './settings.js'
 import { strerror } from './strerror.js'
 import { startTracing } from './trace.js'
+
+/** what happens to this machine: its network changing, a wake from suspend */
+const WORLD_EVENTS: readonly EventSource[] = [
+  emit => watchNetwork(what => emit({ type: 'net-changed', what })),
+  emit => watchResume(sleptMs => emit({ type: 'resumed', sleptMs })),
+]
 
 export const main = async (argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> => {
   await startTracing(env)
@@ -126,12 +134,15 @@ export const main = async (argv: readonly string[], env: NodeJS.ProcessEnv): Pro
         maxLifetime: settings.maxLifetime,
         monitoring: monitor !== undefined,
         netTimeoutMs: netTimeout,
+        fixedDeadline: settings.probeDeadline === 'fixed',
       },
       sshPath: settings.sshPath,
       sshArgs: sshArgs(line.tokens, forwards(monitorSpec, host), settings.sshFlavor),
       log,
       monitor,
       classify: hear,
+      // only a tunnel with a probe has something to do when the world changes
+      sources: settings.netWatch && monitor !== undefined ? WORLD_EVENTS : [],
     })
   } finally {
     listener?.close()

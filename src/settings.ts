@@ -38,6 +38,10 @@ export interface Settings {
   sshFlavor: Flavor
   /** AUTOSSH_MHOST: the address of the monitor's forwards and listening port */
   monitorHost?: string
+  /** AUTOSSH_PROBE_DEADLINE: deadlines from the measured round trip, or 1.4g's whole net timeout for every probe */
+  probeDeadline: 'rtt' | 'fixed'
+  /** AUTOSSH_NETWATCH: probe at once when the network changes or the machine wakes */
+  netWatch: boolean
   /** messages autossh logs while reading its settings */
   notes: string[]
 }
@@ -59,6 +63,8 @@ export const readSettings = (env: Env): SettingsResult => {
     message: '',
     maxLifetime: 0,
     probeConnection: 'keep',
+    probeDeadline: 'rtt',
+    netWatch: true,
     sshFlavor: flavorOf(env.AUTOSSH_PATH ?? SSH_PATH),
     notes: [],
   }
@@ -136,6 +142,16 @@ export const readSettings = (env: Env): SettingsResult => {
   if ((v = env.AUTOSSH_SSH_FLAVOR) !== undefined && v !== '') {
     if (!isFlavor(v)) return fail(`invalid ssh flavor "${v}" (openssh or dropbear)`)
     s.sshFlavor = v
+  }
+
+  if ((v = env.AUTOSSH_PROBE_DEADLINE) !== undefined && v !== '') {
+    if (v !== 'rtt' && v !== 'fixed') return fail(`invalid probe deadline "${v}" (rtt or fixed)`)
+    s.probeDeadline = v
+  }
+
+  if ((v = env.AUTOSSH_NETWATCH) !== undefined && v !== '') {
+    if (v !== 'on' && v !== 'off') return fail(`invalid network watch "${v}" (on or off)`)
+    s.netWatch = v === 'on'
   }
 
   // as in autossh 1.5, but checked

@@ -1,0 +1,53 @@
+// The network changes under the tunnel (issue 9, row 4): autossh runs on a
+// client machine of its own (a network namespace) whose address moves, link
+// flaps and default route is replaced, while the path to the server moves
+// (the old TCP connection goes silent for good). At the default poll of
+// 600 s, 1.4g would notice up to 600 s later; ours probes at once.
+import t from 'tap'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { CLI, sleep, waitFor } from '../helpers/autossh.js'
+import { freePort, makeWorld, netnsAvailable, talk } from '../world/index.js'
+import { startInNetns } from '../world/netns-client.js'
+
+const skip = netnsAvailable() ? false : 'needs network namespaces (root)'
+
+for (const watch of ['on', 'off']) {
+  t.test(`AUTOSSH_NETWATCH=${watch}: the network changes while the path moves`, { skip, timeout: 120000 }, async t => {
+    const w = await makeWorld()
+    t.teardown(() => w.close())
+    const userPort = await freePort()
+    const monPort = await freePort()
+    const log = join(w.dir, 'autossh.log')
+    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AUTOSSH_')))
+    const c = await startInNetns(
+      [process.execPath, CLI, '-M', `${monPort}:${w.echoPort}`, '-N', '-L', `${userPort}:127.0.0.1:${w.targetPort}`, ...w.sshOptions, w.host],
+      { ...clean, AUTOSSH_PATH: '/usr/bin/ssh', AUTOSSH_LOGFILE: log, AUTOSSH_LOGLEVEL: '7', AUTOSSH_GATETIME: '0', AUTOSSH_SYSLOG_SOCKET: '/nonexistent', AUTOSSH_NETWATCH: watch },
+      { reach: [w.link.port], expose: [userPort] },
+    )
+    t.teardown(() => c.close())
+    const messages = () => (existsSync(log) ? readFileSync(log, 'utf8').split('\n') : [])
+    const has = (m: string) => messages().filter(l => l.endsWith(`]: ${m}`)).length
+    const works = async () => (await talk(c.exposed(userPort), 'hello', 1000)) === 'ok hello'
+
+    await waitFor(() => messages().some(l => l.includes('tunnel up')), 20000, 'tunnel up')
+    await waitFor(works, 10000, 'the forward')
+    const probes = has('connection ok')
+    await sleep(3000)
+    t.equal(has('connection ok'), probes, 'no probes while nothing changes')
+
+    w.link.move()
+    await c.changeNetwork('all')
+    const changedAt = Date.now()
+    let back = false
+    while (!back && Date.now() - changedAt < 15000) back = await works()
+    if (watch === 'on') {
+      t.ok(back, `the forward works again ${Date.now() - changedAt} ms after the change`)
+      t.equal(has('port down, restarting ssh'), 1, 'the probe made at once failed, and ssh was restarted')
+      t.equal(has('starting ssh (count 2)'), 1)
+    } else {
+      t.notOk(back, 'without the watch, nothing is noticed before the poll (600 s)')
+      t.equal(has('starting ssh (count 2)'), 0)
+    }
+  })
+}

@@ -28,8 +28,6 @@ export const LOGGER = '/usr/bin/logger'
 export const RESTART_MS = 1000
 /** lines kept while no logger takes them */
 export const QUEUE_MAX = 100
-/** bytes handed to a logger and not yet taken, before lines wait in the queue instead */
-export const PIPE_MAX = 64 * 1024
 
 /** a syslog socket is there, and a logger to write to it */
 export const syslogAvailable = (socket: string): boolean => {
@@ -43,11 +41,12 @@ export const syslogAvailable = (socket: string): boolean => {
 export interface SyslogOptions {
   restartMs?: number
   queueMax?: number
-  pipeMax?: number
   /** start logger through setpriv --pdeathsig KILL (default: where setpriv is) */
   tie?: boolean
   /** the logger program (tests: one that cannot start) */
   logger?: string
+  /** where lines go while there is no system log (tests: not this process's stderr) */
+  fallback?: (message: string) => true
 }
 
 interface Line {
@@ -62,9 +61,9 @@ const wire = (l: Pick<Line, 'level' | 'message'>) => `<${LOG_USER | l.level}>${l
 export const syslogTarget = (socket: string, o: SyslogOptions = {}): Target => {
   const restartMs = o.restartMs ?? RESTART_MS
   const queueMax = o.queueMax ?? QUEUE_MAX
-  const pipeMax = o.pipeMax ?? PIPE_MAX
   const tie = o.tie ?? existsSync(SETPRIV)
   const program = o.logger ?? LOGGER
+  const fallback = o.fallback ?? toStderr
   /** lines no logger has taken, in order */
   const queue: Line[] = []
   let seq = 0
@@ -75,6 +74,8 @@ export const syslogTarget = (socket: string, o: SyslogOptions = {}): Target => {
   let last: ChildProcess | undefined
   let started = -Infinity
   let timer: NodeJS.Timeout | undefined
+  /** the logger whose stdin we wait to drain */
+  let draining: ChildProcess | undefined
   let closing = false
 
   const keep = (l: Line) => {
@@ -120,11 +121,13 @@ export const syslogTarget = (socket: string, o: SyslogOptions = {}): Target => {
     }
     const c = child
     const stdin = c.stdin!
-    if (dropped > 0) {
+    if (dropped > 0 && !stdin.writableNeedDrain) {
       stdin.write(wire({ level: LOG_WARNING, message: `lost ${dropped} log messages while logger could not take them` }))
       dropped = 0
     }
-    while (queue.length > 0 && stdin.writableLength < pipeMax) {
+    // what a logger cannot take yet (a system log that stopped reading) waits
+    // in the bounded queue, not in the pipe's unbounded buffer
+    while (queue.length > 0 && !stdin.writableNeedDrain) {
       const l = queue.shift()!
       stdin.write(wire(l), err => {
         if (!err) return
@@ -135,7 +138,13 @@ export const syslogTarget = (socket: string, o: SyslogOptions = {}): Target => {
         pump()
       })
     }
-    if (queue.length > 0 && stdin.listenerCount('drain') === 0) stdin.once('drain', pump)
+    if (queue.length > 0 && draining !== c) {
+      draining = c
+      stdin.once('drain', () => {
+        draining = undefined
+        pump()
+      })
+    }
   }
 
   return {
@@ -143,7 +152,7 @@ export const syslogTarget = (socket: string, o: SyslogOptions = {}): Target => {
     write(level, message) {
       if (closing) return false
       // looked for at every line, as syslog(3) does (a stat: log lines are rare)
-      if (!syslogAvailable(socket)) return toStderr(message)
+      if (!syslogAvailable(socket)) return fallback(message)
       keep({ seq: seq++, level, message })
       pump()
       return false
@@ -154,7 +163,7 @@ export const syslogTarget = (socket: string, o: SyslogOptions = {}): Target => {
       clearTimeout(timer)
       // what still waits goes out now, to one more logger if need be
       if (syslogAvailable(socket)) pump()
-      else for (const l of queue.splice(0)) toStderr(l.message)
+      else for (const l of queue.splice(0)) fallback(l.message)
       child?.stdin!.end()
     },
     closed(deadlineMs) {

@@ -131,9 +131,9 @@ export const syslogTarget = (socket: string, o: SyslogOptions = {}): Target => {
       const l = queue.shift()!
       stdin.write(wire(l), err => {
         if (!err) return
-        // this logger is dead: the next one writes it
+        // this logger is dead: the next one writes it, or at the end stderr
         gone(c)
-        if (closing) return
+        if (closing) return void fallback(l.message)
         keep(l)
         pump()
       })

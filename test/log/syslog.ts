@@ -250,3 +250,16 @@ t.test('a logger that cannot be started: what waited for it at close goes where 
   await log.closed!(1000)
   t.same(elsewhere, ['no system log', 'waited for a logger'])
 })
+
+t.test('a line that finds the logger dead while closing goes where lines go without a system log', async t => {
+  const sock = join(shortDir(t), 's')
+  await receiver(t, sock)
+  const elsewhere: string[] = []
+  const log = syslogTarget(sock, { tie: false, logger: '/nonexistent/logger', fallback: m => (elsewhere.push(m), true) })
+  log.write(LOG_INFO, 'last words')
+  log.close()
+  log.close()
+  await log.closed!(1000)
+  await waitFor(() => elsewhere.length, 2000, 'the line')
+  t.same(elsewhere, ['last words'])
+})

@@ -168,6 +168,26 @@ t.test('a dead logger is replaced at most once a restartMs; close() sends what w
   t.equal(r.lines().length, 2)
 })
 
+t.test('the line that finds the logger dead goes to the next one', async t => {
+  const sock = join(shortDir(t), 's')
+  const r = await receiver(t, sock)
+  const log = syslogTarget(sock, { tie: false, restartMs: 0 })
+  t.teardown(() => log.close())
+  log.write(LOG_INFO, 'one')
+  await waitFor(() => r.lines().length, 5000, 'one')
+  const { pid } = await loggerOf(process.pid)
+  process.kill(pid, 'SIGKILL')
+  // wait for its death without a turn of the event loop, so that this
+  // process has not heard of it when the next line comes
+  const end = Date.now() + 5000
+  while (alive(pid) && Date.now() < end);
+  t.notOk(alive(pid), 'dead')
+  log.write(LOG_INFO, 'two')
+  log.write(LOG_INFO, 'three')
+  await waitFor(() => r.lines().length >= 3, 5000, 'two and three')
+  t.same(r.lines().map(message), ['14 one', '14 two', '14 three'])
+})
+
 t.test('lines wait for the next logger while the socket is gone, and go to it in order', async t => {
   const sock = join(shortDir(t), 's')
   let r = await receiver(t, sock)

@@ -16,7 +16,9 @@ export const shortDir = (t: Test): string => {
 }
 
 const RECEIVER = `
-import signal, socket, sys
+import ctypes, signal, socket, sys
+# dies with the test, whatever ends it (PR_SET_PDEATHSIG, SIGKILL)
+ctypes.CDLL(None).prctl(1, 9)
 stuck = len(sys.argv) > 2
 if stuck:
     signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR1])

@@ -118,7 +118,8 @@ t.test('a logger that dies is replaced, and no line after its death is lost', as
   t.equal(a.stderr(), '')
 })
 
-t.test('after SIGTERM, a logger stuck on a system log that has stopped reading is not left behind', async t => {
+/** autossh whose logger is stuck on a system log that has stopped reading */
+const stuck = async (t: Test) => {
   const sock = join(shortDir(t), 's')
   const r = await receiver(t, sock, true)
   const { a, restart } = sleeper(t, sock)
@@ -126,6 +127,11 @@ t.test('after SIGTERM, a logger stuck on a system log that has stopped reading i
   // more lines than the receiver's queue holds
   for (let i = 0; i < 5 && wchan(logger.pid) !== 'unix_wait_for_peer'; i++) await restart()
   await waitFor(() => wchan(logger.pid) === 'unix_wait_for_peer', 5000, 'the logger stuck on the full socket')
+  return { a, r, logger }
+}
+
+t.test('after SIGTERM, a logger stuck on a system log that has stopped reading is not left behind', async t => {
+  const { a, r, logger } = await stuck(t)
   const ours = children(a.child.pid!)
   t.ok(ours.some(c => c.pid === logger.pid))
   a.child.kill('SIGTERM')
@@ -134,11 +140,9 @@ t.test('after SIGTERM, a logger stuck on a system log that has stopped reading i
   t.equal(r.lines().length, 0)
 })
 
+// stuck, so that it does not just read the end of its input and leave
 t.test('a logger dies with autossh even on SIGKILL (setpriv --pdeathsig)', { skip: !existsSync(SETPRIV) && 'no setpriv' }, async t => {
-  const sock = join(shortDir(t), 's')
-  await receiver(t, sock)
-  const { a } = sleeper(t, sock)
-  const logger = await loggerOf(a.child.pid!)
+  const { a, logger } = await stuck(t)
   a.child.kill('SIGKILL')
   await a.done
   await waitFor(() => !alive(logger.pid), 2000, 'the logger gone')

@@ -19,6 +19,7 @@
 import { existsSync, statSync } from 'node:fs'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { SETPRIV } from '../ssh.js'
+import { now } from '../timer.js'
 import { LOG_USER, LOG_WARNING } from './levels.js'
 import { toStderr, type Target } from './targets.js'
 
@@ -93,7 +94,7 @@ export const syslogTarget = (socket: string, o: SyslogOptions = {}): Target => {
   }
 
   const start = (): ChildProcess => {
-    started = performance.now()
+    started = now()
     const args = ['--id=' + process.pid, '-t', 'autossh', '--prio-prefix', '-u', socket]
     const [file, argv] = tie ? [SETPRIV, ['--pdeathsig', 'KILL', '--', program, ...args]] : [program, args]
     const c = spawn(file, argv, { stdio: ['pipe', 'ignore', 'ignore'] })
@@ -109,7 +110,7 @@ export const syslogTarget = (socket: string, o: SyslogOptions = {}): Target => {
   const pump = (): void => {
     if (queue.length === 0 && dropped === 0) return
     if (!child) {
-      const wait = started + restartMs - performance.now()
+      const wait = started + restartMs - now()
       if (wait > 0 && !closing) {
         timer ??= setTimeout(() => {
           timer = undefined

@@ -85,6 +85,8 @@ t.test('a system log that comes up after autossh is used from then on, and one t
   await restart()
   await waitFor(() => a.stderr().includes('signalled'), 5000, 'stderr again')
   t.equal(r.lines().length, 3)
+  a.child.kill('SIGTERM')
+  t.equal(await a.done, 1)
 })
 
 t.test('a logger that dies is replaced, and no line after its death is lost', async t => {
@@ -116,6 +118,8 @@ t.test('a logger that dies is replaced, and no line after its death is lost', as
   ])
   t.equal(r.lines().length, 12)
   t.equal(a.stderr(), '')
+  a.child.kill('SIGTERM')
+  t.equal(await a.done, 1)
 })
 
 /** autossh whose logger is stuck on a system log that has stopped reading */

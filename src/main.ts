@@ -5,8 +5,8 @@ import { ipv6Only, readCommandLine, sshArgs } from './args.js'
 import { detach, READY, report, takeReadyFd } from './daemon.js'
 import { LOG_INFO } from './log/levels.js'
 import { Logger } from './log/logger.js'
-import { SYSLOG_SOCKET, syslogAvailable, syslogTarget } from './log/syslog.js'
-import { fileTarget, stderrTarget, writeAll } from './log/targets.js'
+import { SYSLOG_SOCKET, syslogTarget } from './log/syslog.js'
+import { fileTarget, writeAll } from './log/targets.js'
 import { listen } from './monitor/listen.js'
 import { Monitor } from './monitor/probe.js'
 import { hostPort, MONITOR_HOST, MONITOR_HOST_IPV6 } from './monitor/host.js'
@@ -31,7 +31,7 @@ export const main = async (argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   // set when this is the background copy that -f started
   const readyFd = takeReadyFd(env)
   const socket = env.AUTOSSH_SYSLOG_SOCKET || SYSLOG_SOCKET
-  const log = new Logger(syslogAvailable(socket) ? syslogTarget(socket) : stderrTarget(), LOG_INFO, env.AUTOSSH_DEBUG !== undefined)
+  const log = new Logger(syslogTarget(socket), LOG_INFO, env.AUTOSSH_DEBUG !== undefined)
   const fail = (message: string): 1 => {
     log.fatal(message)
     if (readyFd !== undefined) report(readyFd, message)

@@ -69,8 +69,9 @@ const passThrough = (from: Readable, onLine: (line: string) => void): Promise<vo
 const writeRaw = (chunk: Buffer): void => {
   try {
     writeSync(2, chunk)
+    /* c8 ignore next 3 */
   } catch {
-    // our stderr is gone; ssh's words still reach the log through onLine
+    // our stderr is gone (a closed terminal or pipe); ssh's words still reach the log through onLine
   }
 }
 

@@ -246,6 +246,9 @@ t.test('ssh says a remote forward failed: logged once, ssh restarted, retried at
   const healed = drive([[103, { type: 'waited' }], [103, spawned], [104, { type: 'early' }], [105, { type: 'probed', ok: true, rttMs: 9 }], [200, said('remote-forward-failed', 'ssh: remote forward refused for port 2222', 2222)]], plan, r.state)
   t.ok(healed.out.includes('log6 ssh: remote forward refused for port 2222'), 'a new outage says it again')
   t.same(drive([[5, said('local-forward-failed', 'ssh: cannot listen on local port 22883', 22883)]], plan, up).out.slice(0, 2), ['log6 ssh: cannot listen on local port 22883', 'disarm poll'])
+  t.same(drive([[5, said('remote-forward-failed', 'ssh: remote forward refused')]], plan, up).out[1], 'log6 the server may still hold port ? for an older session; ClientAliveInterval in its sshd_config frees such ports', 'a port ssh did not name')
+  const stopping = drive([[5, sig('SIGTERM', 15)], [5, said('remote-forward-failed', 'ssh: remote forward refused', 1)]], plan, up)
+  t.notOk(stopping.out.includes('kill') && stopping.out.filter(l => l === 'kill').length > 1, 'an ssh on its way out is not killed twice')
 })
 
 t.test('ssh cannot log in: after the first run it is retried slowly, and says so; on the first run within the gate, autossh ends', async t => {

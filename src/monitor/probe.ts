@@ -110,6 +110,8 @@ export class Monitor {
 
   private lost(why: string): void {
     trace(why)
+    // forgotten at once, probe or no probe: the next one must not write into a dead connection
+    this.reset()
     this.waiting?.end('again')
   }
 
@@ -146,9 +148,9 @@ export class Monitor {
       this.waiting = waiting
       const stop = () => end('failed')
       abort?.addEventListener('abort', stop)
-      const hadReturn = this.back !== undefined
       const timer = setTimeout(() => {
-        if (this.o.mode === 'pair' && !hadReturn && this.back === undefined) {
+        // pair mode: the line did not come back, as 1.4g says when nothing connects back, kept connection or not
+        if (this.o.mode === 'pair') {
           this.o.log(LOG_INFO, 'timeout polling to accept read connection')
         } else {
           this.o.log(LOG_DEBUG, 'timeout on io poll, looping to accept again')

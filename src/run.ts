@@ -61,12 +61,12 @@ export const run = (o: RunOptions): Promise<0 | 1> =>
       timers.delete(name)
     }
 
-    const spawn = () => {
+    const spawn = async () => {
       let c: SshChild
       try {
         const path = findExecutable(o.sshPath)
         o.log.log(LOG_DEBUG, `child of ${process.pid} execing ${path}`)
-        c = startSsh(path, o.sshArgs)
+        c = await startSsh(path, o.sshArgs)
       } catch (err) {
         dispatch({ type: 'spawn-failed', message: `${o.sshPath}: ${strerror(err)}` })
         return
@@ -99,7 +99,7 @@ export const run = (o: RunOptions): Promise<0 | 1> =>
           disarm(a.timer)
           break
         case 'spawn':
-          spawn()
+          void spawn()
           break
         case 'probe': {
           const mine = (probe = new AbortController())

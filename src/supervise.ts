@@ -39,7 +39,7 @@ export type Action =
   /** stderr: the message ends autossh and must reach a person at a terminal too */
   | { type: 'log'; level: number; message: string; stderr?: true }
   | { type: 'arm'; timer: 'wait' | 'poll' | 'lifetime'; ms: number }
-  | { type: 'disarm'; timer: 'wait' | 'poll' }
+  | { type: 'disarm'; timer: 'wait' | 'poll' | 'lifetime' }
   | { type: 'spawn' }
   | { type: 'probe' }
   | { type: 'cancel-probe' }
@@ -74,7 +74,7 @@ const log = (level: number, message: string): Action => ({ type: 'log', level, m
 
 const finish = (s: State, actions: Action[], status: 0 | 1): Step => [
   { ...s, phase: { name: 'done' } },
-  [...actions, { type: 'exit', status }],
+  [...actions, { type: 'disarm', timer: 'lifetime' }, { type: 'exit', status }],
 ]
 
 /** stop ssh; `after` says what comes once it has gone */

@@ -5,6 +5,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { tied } from './tied.js'
 
 export const CLI = fileURLToPath(new URL('../../dist/cli.cjs', import.meta.url))
 
@@ -17,17 +18,7 @@ export interface Running {
 }
 
 /**
- * Every process a test starts dies with the test, however the test ends: a
- * tap timeout kills the test process with a signal, and 'exit' handlers do
- * not run then. Started through setpriv with a parent-death signal, the
- * process gets SIGKILL when the test process goes, even on SIGKILL.
- */
-export const tied = (argv: readonly string[]): string[] =>
-  existsSync(SETPRIV) ? [SETPRIV, '--pdeathsig', 'KILL', '--', ...argv] : [...argv]
-const SETPRIV = '/usr/bin/setpriv'
-
-/**
- * start autossh, dying with the test process (see tied); `prefix` is a
+ * start autossh, dying with the test process (see tied.ts); `prefix` is a
  * command that runs it (such as `unshare -m sh -c SCRIPT sh`)
  */
 export const start = (args: string[], env: Record<string, string | undefined> = {}, cwd?: string, prefix: string[] = []): Running => {

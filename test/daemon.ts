@@ -9,7 +9,7 @@ t.test('-f returns 0 once the background copy runs; it is a session leader in /'
   t.teardown(() => f.cleanup())
   const pidFile = join(f.dir, 'a.pid')
   // detached on purpose, so not tied to the test: the lifetime ends it should the test die first
-  const r = await runAutossh(['-f', '-M', '0', 'h', '-N'], f.env({ AUTOSSH_PIDFILE: pidFile, AUTOSSH_MAXLIFETIME: '120' }))
+  const r = await runAutossh(['-f', '-M', '0', 'h', '-N'], f.env({ AUTOSSH_PIDFILE: pidFile, AUTOSSH_MAXLIFETIME: '600' }))
   t.equal(r.status, 0)
   t.equal(r.stderr, '')
   const pid = Number(readFileSync(pidFile, 'utf8'))

@@ -91,7 +91,7 @@ export const alive = (pid: number): boolean => {
  * per connection in), `lines` (what came in), `cut` (when the N-th line went
  * through), `term` (when SIGTERM came), times in seconds since the epoch.
  */
-const FORWARD = `
+export const FORWARD = `
 import os, signal, socket, sys, select, time
 lport, n, d = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 def note(name, text):
@@ -194,15 +194,17 @@ lport=; prev=
 for a in "$@"; do [ "$prev" = -L ] && [ -z "$lport" ] && lport=\${a%%:*}; prev=$a; done
 what=$(sed -n "$((n + 1))p" "$d/plan")
 [ -n "$what" ] || what=$(tail -n 1 "$d/plan")
+# the system's python where there is one: a version manager's shim costs a second to start
+py=/usr/bin/python3; [ -x "$py" ] || py=python3
 case "$what" in
   sleep) exec sleep 1000 ;;
   stubborn) trap '' TERM; exec sleep 1000 ;;
   kill:*) kill -s "\${what#kill:}" $$ ;;
   # listen on the first -L port, take what comes and answer nothing, then exit 255
-  swallow:*) exec python3 -c "$SWALLOW" "$lport" "\${what#swallow:}" ;;
-  die-on-data) exec python3 -c "$SWALLOW" "$lport" 1000 die ;;
-  forward) exec python3 -c "$FORWARD" "$lport" 1000000 "$d" ;;
-  forward:*) exec python3 -c "$FORWARD" "$lport" "\${what#forward:}" "$d" ;;
+  swallow:*) exec "$py" -c "$SWALLOW" "$lport" "\${what#swallow:}" ;;
+  die-on-data) exec "$py" -c "$SWALLOW" "$lport" 1000 die ;;
+  forward) exec "$py" -c "$FORWARD" "$lport" 1000000 "$d" ;;
+  forward:*) exec "$py" -c "$FORWARD" "$lport" "\${what#forward:}" "$d" ;;
   *) exit "$what" ;;
 esac
 `,

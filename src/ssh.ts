@@ -49,45 +49,46 @@ const hasSetpriv = (() => {
 })()
 
 /**
- * Start ssh with inherited stdio; resolves once it runs. Rejects with exec's
- * error, as an exec failure, where the program cannot be started after all
- * (gone since findExecutable() saw it, or EAGAIN). Where util-linux's setpriv
- * is there, ssh is started through it with a parent-death signal, so that ssh
- * goes too if autossh is killed without a chance to clean up (SIGKILL, the
- * OOM killer).
+ * Start ssh with inherited stdio; resolves once it runs, rejects with exec's
+ * error (an exec failure) when it cannot be started. Where util-linux's
+ * setpriv is there, ssh is started through it with a parent-death signal, so
+ * that ssh goes too if autossh is killed without a chance to clean up
+ * (SIGKILL, the OOM killer).
  */
-export const startSsh = (path: string, args: readonly string[], tie = hasSetpriv()): Promise<SshChild> => {
+export const startSsh = async (path: string, args: readonly string[], tie = hasSetpriv()): Promise<SshChild> => {
   const [file, argv] = tie ? [SETPRIV, ['--pdeathsig', 'KILL', '--', path, ...args]] : [path, [...args]]
   // node's own spawn, not execa: execa costs 13 MB of memory and 60 ms before
   // ssh can start, and ssh needs nothing of it (inherited stdio, no output)
   const sub = spawn(file, argv, { stdio: 'inherit' })
+  // the program gone since findExecutable() saw it, or EAGAIN: 'error' comes, and no 'spawn' nor 'exit'
+  await new Promise((resolve, reject) => sub.on('error', reject).once('spawn', resolve))
+  const pid = sub.pid!
   const exited = new Promise<SshExit>(resolve =>
     sub.once('exit', (code, signal) => resolve({ code: signal ? null : code, signal: signal ? os.signals[signal] : null })),
   )
   let gone = false
   void exited.then(() => (gone = true))
-  const kill = (pid: number) => (graceMs: number, onForce: () => void) => {
-    if (gone) return
-    const signal = (s: NodeJS.Signals) => {
-      try {
-        process.kill(pid, s)
-        /* c8 ignore next 3 */
-      } catch {
-        // gone between our look and the signal
-      }
-    }
-    signal('SIGTERM')
-    const timer = setTimeout(() => {
-      /* c8 ignore next */
+  return {
+    pid,
+    exited,
+    kill(graceMs, onForce) {
       if (gone) return
-      onForce()
-      signal('SIGKILL')
-    }, graceMs)
-    void exited.then(() => clearTimeout(timer))
+      const signal = (s: NodeJS.Signals) => {
+        try {
+          process.kill(pid, s)
+          /* c8 ignore next 3 */
+        } catch {
+          // gone between our look and the signal
+        }
+      }
+      signal('SIGTERM')
+      const timer = setTimeout(() => {
+        /* c8 ignore next */
+        if (gone) return
+        onForce()
+        signal('SIGKILL')
+      }, graceMs)
+      void exited.then(() => clearTimeout(timer))
+    },
   }
-  return new Promise((resolve, reject) => {
-    // the exec failed: no 'spawn' and no 'exit' come, only this
-    sub.on('error', reject)
-    sub.once('spawn', () => resolve({ pid: sub.pid!, exited, kill: kill(sub.pid!) }))
-  })
 }

@@ -35,7 +35,6 @@ export const detach = async (argv: readonly string[], env: NodeJS.ProcessEnv): P
     pipe.on('close', () => {
       child.unref()
       // the background copy said nothing only if it died before it could (a crash, a kill)
-      /* c8 ignore next */
       resolve(said === READY ? undefined : said.trim() || 'background process exited')
     })
   })

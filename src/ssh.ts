@@ -88,26 +88,32 @@ const hasSetpriv = (() => {
 })()
 
 /**
- * Start ssh with inherited stdio. Where util-linux's setpriv is there, ssh is
- * started through it with a parent-death signal, so that ssh goes too if
- * autossh is killed without a chance to clean up (SIGKILL, the OOM killer).
+ * Start ssh with inherited stdio; resolves once it runs, rejects with exec's
+ * error (an exec failure) when it cannot be started. Where util-linux's
+ * setpriv is there, ssh is started through it with a parent-death signal, so
+ * that ssh goes too if autossh is killed without a chance to clean up
+ * (SIGKILL, the OOM killer).
  */
-export const startSsh = (path: string, args: readonly string[], tie = hasSetpriv(), onLine?: (line: string) => void): SshChild => {
+export const startSsh = async (path: string, args: readonly string[], tie = hasSetpriv(), onLine?: (line: string) => void): Promise<SshChild> => {
   const [file, argv] = tie ? [SETPRIV, ['--pdeathsig', 'KILL', '--', path, ...args]] : [path, [...args]]
   // node's own spawn, not execa: execa costs 13 MB of memory and 60 ms before
   // ssh can start, and ssh needs nothing of it (inherited stdin and stdout)
   const sub = spawn(file, argv, { stdio: ['inherit', 'inherit', onLine ? 'pipe' : 'inherit'] })
-  const said = sub.stderr ? passThrough(sub.stderr, onLine!) : Promise.resolve()
-  const pid = sub.pid
-  // fork() itself failed (out of processes or memory); findExecutable() has checked the rest
-  /* c8 ignore next */
-  if (pid === undefined) throw new Error(`cannot start ${file}`)
+  const said = sub.stderr ? passThrough(sub.stderr, onLine!) : undefined
+  // the program gone since findExecutable() saw it, or EAGAIN: 'error' comes, and no 'spawn' nor 'exit'
+  await new Promise((resolve, reject) => sub.on('error', reject).once('spawn', resolve))
+  const pid = sub.pid!
   const exited = new Promise<SshExit>(resolve =>
     sub.once('exit', (code, signal) => {
       const exit = { code: signal ? null : code, signal: signal ? os.signals[signal] : null }
       // what ssh said before it went is told before its exit; a child of ssh's holding
       // its stderr open (ControlPersist) does not hold up the news
-      void Promise.race([said, new Promise(r => setTimeout(r, STDERR_SETTLE_MS))]).then(() => resolve(exit))
+      if (said === undefined) return resolve(exit)
+      const settle = setTimeout(() => resolve(exit), STDERR_SETTLE_MS)
+      void said.then(() => {
+        clearTimeout(settle)
+        resolve(exit)
+      })
     }),
   )
   let gone = false

@@ -204,7 +204,7 @@ const next = (s: State, now: number, plan: Plan, actions: Action[], random: () =
       [
         ...actions,
         ...more,
-        log(LOG_DEBUG, `sleeping for grace time ${Math.round(waitMs / 1000)} secs`),
+        log(LOG_DEBUG, `sleeping for grace time ${waitMs / 1000} secs`),
         status(counted, 'backoff'),
         { type: 'arm', timer: 'wait', ms: waitMs },
       ],

@@ -27,7 +27,9 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import net from 'node:net'
-import { alive, CLI, sleep, waitFor } from './helpers/autossh.js'
+import { alive, CLI, FORWARD, sleep, waitFor } from './helpers/autossh.js'
+import { tied } from './helpers/tied.js'
+import { IN_NAMESPACE, RECEIVER } from './helpers/devlog.js'
 import { freePortPair } from './world/index.js'
 
 const AUTOSSH_14G = '/usr/lib/autossh/autossh'
@@ -39,52 +41,21 @@ const skip = existsSync(AUTOSSH_14G)
 const namespace = !skip && spawnSync('unshare', ['-m', 'true'], { stdio: 'ignore', timeout: 5000 }).status === 0
 const noSyslog = namespace ? false : 'no mount namespace (unshare -m) for a /dev/log of our own'
 
-/** a run is SIGKILLed after this long */
-const RUN_LIMIT_MS = 10000
+/** a run is SIGKILLed after this long (the longest, a silent cut, takes 5 s to 8 s) */
+const RUN_LIMIT_MS = 20000
 /** this many cases at a time (each runs 1.4g, then ours) */
 const PARALLEL = 6
 
 type Env = Record<string, string | undefined>
-
-/** a syslog receiver: each datagram, then a NUL; on SIGTERM it takes what is still queued and exits */
-const RECEIVER = `
-use IO::Socket::UNIX; use IO::Select;
-my ($path, $out) = @ARGV;
-my $s = IO::Socket::UNIX->new(Type => SOCK_DGRAM, Local => $path) or die "$path: $!";
-open(my $f, ">>", $out) or die "$out: $!";
-$f->autoflush(1);
-my $stop = 0;
-$SIG{TERM} = sub { $stop = 1 };
-open(my $ready, ">", "$out.ready") or die; close $ready;
-my $sel = IO::Select->new($s);
-my $d;
-until ($stop) { if ($sel->can_read(0.05)) { $s->recv($d, 65536); print $f $d, "\\0" } }
-while ($sel->can_read(0.02)) { $s->recv($d, 65536); print $f $d, "\\0" }
-`
-
-/**
- * sh -c IN_NAMESPACE sh OUT PROGRAM ARGS...: under `unshare -m`, a /dev of
- * its own whose log socket is a receiver writing to OUT, then the program in
- * a session of its own (pid in OUT.pid); exits with the program's status
- */
-const IN_NAMESPACE = `
-out=$1; shift
-mount -t tmpfs -o mode=755 none /dev || exit 125
-mknod -m 666 /dev/null c 1 3 && mknod -m 666 /dev/zero c 1 5 &&
-  mknod -m 666 /dev/random c 1 8 && mknod -m 666 /dev/urandom c 1 9 || exit 125
-perl -e "$RECEIVER" /dev/log "$out" & r=$!
-while [ ! -e "$out.ready" ]; do sleep 0.01; done
-setsid -w sh -c 'echo $$ > "$0.pid"; exec "$@"' "$out" "$@"; rc=$?
-kill $r; wait $r
-exit $rc
-`
 
 /**
  * The stand-in ssh, in a private directory. Each start writes its pid and
  * its arguments, each ended by a NUL (so empty words, spaces, `|` and
  * newlines come through as they are) to runs/N, then does what line N+1 of
  * `plan` says (the last line once the plan is used up): a number exits with
- * it, `kill:SIG` dies of that signal.
+ * it, `kill:SIG` dies of that signal, `cut:N` stands in for the forwards of
+ * pair mode, passing N test lines and then going silent (FORWARD in
+ * helpers/autossh.ts).
  */
 class Stand {
   readonly dir = mkdtempSync(join(tmpdir(), 'autossh-compat-'))
@@ -105,8 +76,12 @@ n=$(ls "$d/runs" | wc -l)
 mv "$d/run.$$" "$d/runs/$n"
 what=$(sed -n "$((n + 1))p" "$d/plan")
 [ -n "$what" ] || what=$(tail -n 1 "$d/plan")
+lport=; prev=
+for a in "$@"; do [ "$prev" = -L ] && [ -z "$lport" ] && lport=\${a%%:*}; prev=$a; done
 case "$what" in
   kill:*) kill -s "\${what#kill:}" $$ ;;
+  # the system's python where there is one: a version manager's shim costs a second to start
+  cut:*) py=/usr/bin/python3; [ -x "$py" ] || py=python3; exec "$py" -c "$FORWARD" "$lport" "\${what#cut:}" "$d" ;;
   *) exit "$what" ;;
 esac
 `,
@@ -243,18 +218,21 @@ const runOne = async (which: 'theirs' | 'ours', args: string[], env: Env, plan: 
       AUTOSSH_LOGLEVEL: '7',
       AUTOSSH_GATETIME: '0',
       AUTOSSH_POLL: '600',
+      FORWARD,
       ...Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v?.replaceAll('$DIR', f.dir)])),
     }
     let command: string[]
     if (which === 'ours') {
-      receiver = spawn('perl', ['-e', RECEIVER, join(f.dir, 'log.sock'), f.syslog], { stdio: 'ignore' })
+      const [perl, ...argv] = tied(['perl', '-e', RECEIVER, join(f.dir, 'log.sock'), f.syslog])
+      receiver = spawn(perl!, argv, { stdio: 'ignore' })
       await waitFor(() => existsSync(`${f.syslog}.ready`), 5000, 'the syslog receiver')
       command = [process.execPath, CLI, ...args]
     } else if (namespace) {
       command = ['unshare', '-m', 'sh', '-c', IN_NAMESPACE, 'sh', f.syslog, AUTOSSH_14G, ...args]
       merged.RECEIVER = RECEIVER
     } else command = [AUTOSSH_14G, ...args]
-    // detached: a session of its own, as 1.4g's is in the namespace
+    // detached: a session of its own, as 1.4g's is in the namespace; tied: it dies with the test
+    command = tied(command)
     const child = spawn(command[0]!, command.slice(1), {
       env: Object.fromEntries(Object.entries(merged).filter(([, v]) => v !== undefined)) as Record<string, string>,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -753,16 +731,19 @@ t.test('where we differ on purpose (DIFFERENCES FROM AUTOSSH 1.4G)', { skip }, a
   ])
 
   // -fM: ours reads -M as its own; 1.4g monitors the port too, but passes -M on to ssh as well
-  const p = Number(fM!.ours.runs[0]?.[1]?.split(':')[0])
+  const p = Number(fill(fM!.c, '$P'))
   const forwards = (p: number) => ['-L', `${p}:127.0.0.1:${p}`, '-R', `${p}:127.0.0.1:${p + 1}`]
   t.same(fM!.ours.runs, [[...forwards(p), '-N', 'host']], '-fM: ours reads -M')
   t.same(fM!.theirs.runs, [[...forwards(p), '-N', '-M', String(p), 'host']], '-fM: 1.4g passes -M on')
 
   // AUTOSSH_PORT beats -M in ours, as upstream; Debian's -M wins
-  for (const both of [port!, port0!]) {
-    const q = Number(both.ours.runs[0]?.[1]?.split(':')[0])
+  for (const [both, theirs] of [
+    [port!, forwards(Number(fill(port!.c, '$P')))],
+    [port0!, []],
+  ] as const) {
+    const q = Number(fill(both.c, '$Q'))
     t.same(both.ours.runs, [[...forwards(q), 'host']], `${both.name}: ours, the forwards of AUTOSSH_PORT`)
-    t.notSame(both.theirs.runs, both.ours.runs, `${both.name}: 1.4g, those of -M`)
+    t.same(both.theirs.runs, [[...theirs, 'host']], `${both.name}: 1.4g, those of -M`)
   }
 
   // -V
@@ -801,5 +782,29 @@ t.test('where we differ on purpose (DIFFERENCES FROM AUTOSSH 1.4G)', { skip }, a
     const ours = waits(p.ours)
     t.equal(ours.length, n, `${p.name}: ours waits before each start after the fifth quick one`)
     t.ok(ours.every(s => s >= least && s <= most), `${p.name}: ours waits ${ours.join(', ')} s, each within ${least} to ${most} s`)
+  }
+})
+
+// A silent cut: the link goes quiet right after a passed probe, ssh stays up.
+// 1.4g opens new test connections for each probe and says that nothing
+// connected back; ours keeps them open (and reads the line back on the kept
+// connection) and must say the same, at info level, for the log watchers.
+t.test('a silent cut in pair mode after a passed probe: the same info lines', { skip }, async t => {
+  // the first probe 2 s after the start passes, the second 2 s later finds the link cut
+  const cut = { AUTOSSH_POLL: '2', AUTOSSH_FIRST_POLL: '2', AUTOSSH_MAXSTART: '1', AUTOSSH_LOGLEVEL: '6' }
+  const pairs = await runAll([
+    { args: ['-M', '$P', '-N', 'host'], plan: ['cut:1'], env: cut, name: 'silent cut, kept test connections' },
+    { args: ['-M', '$P', '-N', 'host'], plan: ['cut:1'], env: { ...cut, AUTOSSH_PROBE_CONNECTION: 'per-probe' }, name: 'silent cut, per-probe connections' },
+    ...(noSyslog ? [] : [{ args: ['-M', '$P', '-N', 'host'], plan: ['cut:1'], env: { ...cut, AUTOSSH_LOGFILE: undefined }, name: 'silent cut, to the syslog' }]),
+  ])
+  // decided: ours logs when the tunnel is first up (early probes); that line aside, the same
+  const UP = /^(<\d+> )?tunnel up, \d+\.\d s after ssh started$/
+  for (const p of pairs) {
+    const up = (o: Outcome): Outcome => ({ ...o, log: o.log.filter(l => !UP.test(l)), syslog: o.syslog?.filter(l => !UP.test(l)) ?? null })
+    t.equal((p.ours.log.length ? p.ours.log : p.ours.syslog!).filter(l => UP.test(l)).length, 1, `${p.name}: ours says the tunnel is up, once`)
+    compare(t, { ...p, ours: up(p.ours) })
+    const said = p.ours.log.length ? p.ours.log : p.ours.syslog!.map(l => l.replace(/^<\d+> /, ''))
+    const at = said.indexOf('timeout polling to accept read connection')
+    t.ok(at > 0 && said[at + 1] === 'port down, restarting ssh', `${p.name}: 1.4g's two lines, in order`, { said })
   }
 })

@@ -1,6 +1,6 @@
 // -f: the background copy, its pid file and its log.
 import t from 'tap'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { alive, Fake, runAutossh, waitFor } from './helpers/autossh.js'
 
@@ -8,7 +8,8 @@ t.test('-f returns 0 once the background copy runs; it is a session leader in /'
   const f = new Fake(['sleep'])
   t.teardown(() => f.cleanup())
   const pidFile = join(f.dir, 'a.pid')
-  const r = await runAutossh(['-f', '-M', '0', 'h', '-N'], f.env({ AUTOSSH_PIDFILE: pidFile }))
+  // detached on purpose, so not tied to the test: the lifetime ends it should the test die first
+  const r = await runAutossh(['-f', '-M', '0', 'h', '-N'], f.env({ AUTOSSH_PIDFILE: pidFile, AUTOSSH_MAXLIFETIME: '600' }))
   t.equal(r.status, 0)
   t.equal(r.stderr, '')
   const pid = Number(readFileSync(pidFile, 'utf8'))
@@ -64,6 +65,18 @@ t.test('-f without a log file: the background copy goes on all the same', async 
   const r = await runAutossh(['-f', '-M', '0', 'h'], { AUTOSSH_PATH: f.ssh })
   t.equal(r.status, 0)
   await waitFor(() => f.runs().length, 10000, 'ssh')
+})
+
+t.test('-f whose background copy dies without a word (killed before it reports): the foreground exits 1 and says so', async t => {
+  const f = new Fake(['sleep'])
+  t.teardown(() => f.cleanup())
+  // loaded into every node of the run; only the background copy has the report descriptor
+  const die = join(f.dir, 'die.cjs')
+  writeFileSync(die, `if (process.env.AUTOSSH_DAEMON_READY_FD) process.kill(process.pid, 'SIGKILL')\n`)
+  const r = await runAutossh(['-f', '-M', '0', 'h'], f.env({ NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${die}` }))
+  t.equal(r.status, 1)
+  t.equal(r.stderr, 'autossh: background process exited\n')
+  t.equal(f.runs().length, 0, 'no ssh')
 })
 
 t.test('reporting to a foreground that is gone is not an error', async t => {

@@ -3,7 +3,15 @@ import t, { type Test } from 'tap'
 import { existsSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import net from 'node:net'
+import { spawnSync } from 'node:child_process'
 import { alive, Fake, runAutossh, start, waitFor } from './helpers/autossh.js'
+import { IN_NAMESPACE, RECEIVER } from './helpers/devlog.js'
+import { main } from '../src/main.js'
+import { listen } from '../src/monitor/listen.js'
+import { freePortPair } from './world/index.js'
+
+/** can a mount namespace with a /dev of our own be had (root)? */
+const devLog = spawnSync('unshare', ['-m', 'true'], { stdio: 'ignore', timeout: 5000 }).status === 0 ? false : 'no mount namespace (unshare -m) for a /dev/log of our own'
 
 /** exactly one line on stderr: autossh's message, as a fatal line or a stderr log line */
 const oneLine = (message: string) =>
@@ -173,11 +181,79 @@ t.test('with no syslog socket named, the system\'s is tried, and a fatal line st
   t.match(r.stderr, oneLine('invalid poll time "abc"'))
 })
 
-t.test('a set-up failure after the monitor port was bound lets it go', async t => {
+t.test('a set-up failure after the monitor port was bound closes it before main returns', async t => {
   const f = fake(t, ['sleep'])
-  const { freePortPair } = await import('./world/index.js')
   const port = await freePortPair()
-  const r = await runAutossh(['-M', String(port), 'h'], f.env({ AUTOSSH_PIDFILE: '/nonexistent/x.pid' }))
-  t.equal(r.status, 1)
+  const status = await main(['-M', String(port), 'h'], {
+    AUTOSSH_PATH: f.ssh,
+    AUTOSSH_LOGFILE: f.log,
+    AUTOSSH_SYSLOG_SOCKET: '/nonexistent/log',
+    AUTOSSH_PIDFILE: '/nonexistent/x.pid',
+  })
+  t.equal(status, 1)
+  t.equal(f.messages().at(-1), 'cannot open pid file "/nonexistent/x.pid": No such file or directory')
   t.equal(f.runs().length, 0)
+  const again = await listen(port + 1)
+  t.pass(`port ${port + 1} free again`)
+  await new Promise(r => again.close(r))
+})
+
+t.test('with AUTOSSH_SYSLOG_SOCKET unset the system log is /dev/log', { skip: devLog }, async t => {
+  const f = fake(t, ['0'])
+  const out = join(f.dir, 'syslog')
+  const r = start(['-M', '0', 'h'], { ...f.env({ AUTOSSH_GATETIME: '0' }), AUTOSSH_LOGFILE: undefined, AUTOSSH_SYSLOG_SOCKET: undefined, RECEIVER }, undefined, [
+    'unshare', '-m', 'sh', '-c', IN_NAMESPACE, 'sh', out,
+  ])
+  t.equal(await r.done, 0, r.stderr())
+  const said = existsSync(out) ? readFileSync(out, 'utf8').split('\0').filter(Boolean) : []
+  t.match(said[0], /^<14>\w{3} [ \d]\d \d\d:\d\d:\d\d autossh\[\d+\]: port set to 0, monitoring disabled\n?$/, 'the first line, at user.info')
+  t.ok(said.some(l => l.includes('ssh exited with status 0; autossh exiting')), 'the last')
+  t.notOk(existsSync(f.log), 'no log file')
+  t.equal(r.stderr(), '', 'nothing on stderr')
+})
+
+/** the stand-in's lines and connections, once `probes` probes passed */
+const probed = async (t: Test, env: Record<string, string>, probes: number) => {
+  const f = fake(t, ['forward'])
+  const port = await freePortPair()
+  const r = start(['-M', String(port), 'h'], f.env({ AUTOSSH_LOGLEVEL: '7', AUTOSSH_POLL: '1', AUTOSSH_FIRST_POLL: '2', ...env }))
+  t.teardown(() => r.child.kill('SIGKILL'))
+  await waitFor(() => f.messages().filter(m => m === 'connection ok').length >= probes, 15000, `${probes} passed probes`)
+  r.child.kill('SIGTERM')
+  await r.done
+  return { lines: f.read('lines').split('\n').filter(Boolean), accepts: f.read('accepts').split('\n').filter(Boolean).length, messages: f.messages() }
+}
+
+t.test('AUTOSSH_MESSAGE rides at the end of every test line', async t => {
+  const { lines } = await probed(t, { AUTOSSH_MESSAGE: 'hello there' }, 2)
+  t.ok(lines.length >= 2)
+  for (const l of lines) t.match(l, /^\S+ autossh \d+ \d+ hello there\r$/)
+})
+
+t.test('AUTOSSH_PROBE_CONNECTION: kept, one test connection for all probes; per-probe, one for each', async t => {
+  const kept = await probed(t, {}, 3)
+  t.equal(kept.accepts, 1, 'keep (the default)')
+  t.equal((await probed(t, { AUTOSSH_PROBE_CONNECTION: 'keep' }, 3)).accepts, 1, 'keep')
+  const each = await probed(t, { AUTOSSH_PROBE_CONNECTION: 'per-probe' }, 3)
+  t.equal(each.accepts, each.messages.filter(m => m === 'connection ok').length, 'per-probe')
+  t.ok(each.accepts >= 3)
+})
+
+t.test('a silent stranger on the listening port is closed after the net timeout (half the poll time, when short)', async t => {
+  const f = fake(t, ['sleep'])
+  const port = await freePortPair()
+  const r = start(['-M', String(port), 'h'], f.env({ AUTOSSH_POLL: '2' }))
+  t.teardown(() => r.child.kill('SIGKILL'))
+  await waitFor(() => f.messages().some(m => m.startsWith('ssh child pid')), 10000, 'ssh')
+  const began = Date.now()
+  const s = net.connect(port + 1, '127.0.0.1')
+  s.on('error', () => {})
+  const took = await new Promise<number | null>(resolve => {
+    const timer = setTimeout(() => resolve(null), 5000)
+    s.once('close', () => (clearTimeout(timer), resolve(Date.now() - began)))
+  })
+  s.destroy()
+  t.ok(took !== null && took >= 800 && took < 3000, `closed after about 1 s (took ${took} ms)`)
+  r.child.kill('SIGTERM')
+  await r.done
 })

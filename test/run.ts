@@ -158,3 +158,20 @@ for (const [plan, name] of [
     t.equal(await r.done, 1)
   })
 }
+
+// The rule that outlives any way of choosing the probe deadline: on a fast
+// link, with polls under 30 s, a silent cut is caught (ssh killed) within a
+// poll and 1.5 s. Poll 10 s, so that the net timeout (5 s) is not enough.
+t.test('poll 10 s: a silent cut right after a passed probe gets ssh killed after the next poll, within poll + 1.5 s (here + 4 s)', async t => {
+  const { freePortPair } = await import('./world/index.js')
+  const port = await freePortPair()
+  const f = fake(t, ['forward:1', 'sleep'])
+  const r = start(['-M', String(port), 'host'], f.env({ AUTOSSH_GATETIME: '0', AUTOSSH_POLL: '10', AUTOSSH_FIRST_POLL: '1' }))
+  await waitFor(() => f.read('term'), 25000, 'ssh to be killed')
+  const took = Number(f.read('term')) - Number(f.read('cut'))
+  t.ok(took >= 9.5, `not before the next poll (${took.toFixed(2)} s after the cut)`)
+  t.ok(took < 14, `within poll + 4 s (${took.toFixed(2)} s after the cut)`)
+  t.ok(f.messages().includes('port down, restarting ssh'))
+  r.child.kill('SIGTERM')
+  t.equal(await r.done, 1)
+})

@@ -6,16 +6,37 @@ const plan: Plan = { maxStart: -1, gateTime: 30, pollTime: 600, firstPollTime: 6
 /** the actions that only tell (status, traces), left out where a test is about what is done */
 const TELLING = new Set(['status', 'record-probe', 'trace'])
 
-/** feed events at given times (seconds); collect the actions, logs as text */
-const drive = (events: [number, Event][], p: Plan = plan, from: State = initialState()) => {
-  let s = from
+interface Driven {
+  state: State
+  out: string[]
+  /** the timers armed and neither disarmed nor fired */
+  armed: Set<string>
+}
+
+/** the timer whose firing an event is */
+const FIRED: Partial<Record<Event['type'], string>> = { waited: 'wait', poll: 'poll', lifetime: 'lifetime', early: 'early', settled: 'settle' }
+
+/**
+ * feed events at given times (seconds); collect the actions, logs as text.
+ * Throughout: the machine never exits with a timer still armed (it would
+ * fire into an exited run, or hold the process up)
+ */
+const drive = (events: [number, Event][], p: Plan = plan, from: State | Driven = initialState()): Driven => {
+  let s = 'phase' in from ? from : from.state
+  const armed = new Set('phase' in from ? [] : from.armed)
   const out: string[] = []
   for (const [at, e] of events) {
     const [next, actions] = step(s, e, at * 1000, p, () => 0.5)
     s = next
+    if (FIRED[e.type]) armed.delete(FIRED[e.type]!)
+    for (const a of actions) {
+      if (a.type === 'arm') armed.add(a.timer)
+      if (a.type === 'disarm') armed.delete(a.timer)
+      if (a.type === 'exit' && armed.size) throw new Error(`exits with timers armed: ${[...armed].join(', ')}`)
+    }
     out.push(...actions.filter(a => !TELLING.has(a.type)).map(show))
   }
-  return { state: s, out }
+  return { state: s, out, armed }
 }
 
 const show = (a: Action): string => {
@@ -116,7 +137,7 @@ t.test('rapid restarts back off; HUP and USR1 cut the wait short', async t => {
   for (let i = 1; i <= 6; i++) events.push([i, exited(255)], [i, spawned])
   let r = drive(events, p)
   t.equal(r.state.phase.name, 'running')
-  r = drive([[7, exited(255)]], p, r.state)
+  r = drive([[7, exited(255)]], p, r)
   t.equal(r.state.phase.name, 'backoff')
   // a random wait under a cap of 32 s (src/backoff.ts), at least 1 s
   const wait = r.out.find(l => l.startsWith('arm wait '))
@@ -128,7 +149,7 @@ t.test('rapid restarts back off; HUP and USR1 cut the wait short', async t => {
 })
 
 t.test('signals while running', async t => {
-  const running = drive([[0, begin], [0, spawned]]).state
+  const running = drive([[0, begin], [0, spawned]])
   const term = drive([[1, sig('SIGTERM', 15)], [2, exited(255)]], plan, running)
   t.same(term.out, ['log6 received signal to exit (15)', 'disarm poll', 'disarm early', 'disarm settle', 'cancel-probe', 'kill', 'disarm lifetime', 'exit 1'])
   const usr1 = drive([[1, sig('SIGUSR1', 10)], [2, exited(null, 15)]], plan, running)
@@ -144,12 +165,30 @@ t.test('lifetime', async t => {
   const p = { ...plan, maxLifetime: 100 }
   const r = drive([[0, begin], [0, spawned]], p)
   t.ok(r.out.includes('arm lifetime 100000'))
-  t.same(drive([[100, { type: 'lifetime' }], [101, exited(255)]], p, r.state).out, [
+  t.same(drive([[100, { type: 'lifetime' }], [101, exited(255)]], p, r).out, [
     'log6 exceeded maximum time to live, shutting down', 'disarm poll', 'disarm early', 'disarm settle', 'cancel-probe', 'kill', 'disarm lifetime', 'exit 0',
   ])
-  const stopping = drive([[50, { type: 'probed', ok: false }]], p, drive([[49, { type: 'poll' }]], p, r.state).state).state
+  const stopping = drive([[50, { type: 'probed', ok: false }]], p, drive([[49, { type: 'poll' }]], p, r))
   t.same(drive([[100, { type: 'lifetime' }], [101, exited(255)]], p, stopping).out, ['log6 exceeded maximum time to live, shutting down', 'disarm lifetime', 'exit 0'])
   t.same(drive([[0, { type: 'lifetime' }]], p).out, ['log6 exceeded maximum time to live, shutting down', 'disarm wait', 'disarm lifetime', 'exit 0'])
+})
+
+t.test('lifetime armed: every way out disarms it, the exit backstop of the shell has nothing to do', async t => {
+  const p = { ...plan, maxLifetime: 100, gateTime: 0, maxStart: 2 }
+  const running = drive([[0, begin], [0, spawned]], p)
+  t.ok(running.armed.has('lifetime'))
+  const ways: [string, [number, Event][]][] = [
+    ['ssh exits 0', [[5, exited(0)]]],
+    ['ssh exits 3', [[5, exited(3)]]],
+    ['SIGTERM', [[5, sig('SIGTERM', 15)], [6, exited(null, 15)]]],
+    ['max start count', [[5, exited(255)], [5, spawned], [6, exited(255)]]],
+    ['spawn failure on a restart', [[5, exited(255)], [5, { type: 'spawn-failed', message: '/x: No such file or directory' }]]],
+  ]
+  for (const [why, events] of ways) {
+    const end = drive(events, p, running)
+    t.equal(end.out.at(-1)?.startsWith('exit'), true, `${why}: exits`)
+    t.same([...end.armed], [], `${why}: nothing armed`)
+  }
 })
 
 t.test('spawn failure; stray events are ignored', async t => {

@@ -2,26 +2,53 @@
 // strangers on the listening port can neither pass nor fail a probe.
 import t, { type Test } from 'tap'
 import net from 'node:net'
+import { networkInterfaces } from 'node:os'
 import { listen } from '../../src/monitor/listen.js'
 import { Monitor, MAX_STRANGERS } from '../../src/monitor/probe.js'
 import { freePortPair } from '../world/index.js'
 
 type Behaviour = 'loop' | 'echo' | 'swallow' | 'hangup'
+/** what a loop or echo sends back for each line: the line, the line with another nonce, or the first line it ever saw */
+type Answer = 'same' | 'mangle' | 'stale'
 
-/** a stand-in for ssh's -L listener on port: loop to port+1, echo, swallow or hang up */
-const tunnel = async (t: Test, port: number, how: Behaviour) => {
+/** the nonce, one more */
+const mangle = (line: string) => line.replace(/ (\d+) ([^ ]*\r\n)$/, (_, nonce: string, rest: string) => ` ${BigInt(nonce) + 1n} ${rest}`)
+
+/**
+ * a stand-in for ssh's -L listener on port: loop to port+1 (a connection back
+ * for each one in, as ssh's -R makes it), echo, swallow or hang up; cut() makes
+ * a loop or echo swallow from then on, as a silent cut of the link does
+ */
+const tunnel = async (t: Test, port: number, how: Behaviour, answer: Answer = 'same') => {
   let connections = 0
+  let cut = false
+  let first: string | undefined
   const sockets = new Set<net.Socket>()
+  const fronts = new Set<net.Socket>()
+  const relay = (from: net.Socket, to: net.Socket) => {
+    let buf = ''
+    from.setEncoding('latin1')
+    from.on('data', (d: string) => {
+      buf += d
+      for (let nl; (nl = buf.indexOf('\n')) >= 0; ) {
+        const line = buf.slice(0, nl + 1)
+        buf = buf.slice(nl + 1)
+        first ??= line
+        if (!cut) to.write(answer === 'mangle' ? mangle(line) : answer === 'stale' ? first : line)
+      }
+    })
+  }
   const server = net.createServer(c => {
     connections++
     sockets.add(c)
+    fronts.add(c)
     c.on('error', () => {})
     if (how === 'loop') {
       const back = net.connect(port + 1, '127.0.0.1')
       sockets.add(back)
       back.on('error', () => c.destroy())
-      c.pipe(back).pipe(c)
-    } else if (how === 'echo') c.pipe(c)
+      relay(c, back)
+    } else if (how === 'echo') relay(c, c)
     else if (how === 'hangup') c.destroy()
     else c.resume()
   })
@@ -34,14 +61,30 @@ const tunnel = async (t: Test, port: number, how: Behaviour) => {
     hangUpAll()
     server.close()
   })
-  return { connections: () => connections, hangUpAll }
+  return {
+    connections: () => connections,
+    hangUpAll,
+    /** close the connections into the -L port only; those back to port+1 stay */
+    hangUpFronts: () => fronts.forEach(s => s.destroy()),
+    cut: () => void (cut = true),
+  }
 }
 
-const monitorFor = async (t: Test, mode: 'pair' | 'echo', keep = true) => {
+const sleep = (ms: number) => new Promise(r => setTimeout(r, ms))
+
+/** resolves with how long until the socket closed, or null if it is still open after ms */
+const closedWithin = (s: net.Socket, ms: number) =>
+  new Promise<number | null>(r => {
+    const began = Date.now()
+    const timer = setTimeout(() => r(null), ms)
+    s.once('close', () => (clearTimeout(timer), r(Date.now() - began)))
+  })
+
+const monitorFor = async (t: Test, mode: 'pair' | 'echo', keep = true, strangerMs = 2000) => {
   const port = await freePortPair()
   const logs: string[] = []
   const listener = mode === 'pair' ? await listen(port + 1) : undefined
-  const m = new Monitor({ mode, port, listener, message: 'hi', keep, strangerMs: 2000, log: (l, msg) => logs.push(`${l} ${msg}`) })
+  const m = new Monitor({ mode, port, listener, message: 'hi', keep, strangerMs, log: (l, msg) => logs.push(`${l} ${msg}`) })
   t.teardown(() => m.close())
   return { m, port, logs }
 }
@@ -107,6 +150,96 @@ t.test('the return connection lost: the next probe gets a new one', async t => {
   tun.hangUpAll()
   t.equal(await passes(m, 1500), true)
   t.equal(tun.connections(), 2)
+})
+
+// a false 'port down' (and a restart of a working ssh) if a dead connection were written into
+for (const [what, mode, hangUp] of [
+  ['both test connections dropped', 'pair', 'hangUpAll'],
+  ['the connection into the -L port dropped, the one back still open', 'pair', 'hangUpFronts'],
+  ['the echo connection dropped', 'echo', 'hangUpAll'],
+] as const) {
+  t.test(`${what} while no probe waits: forgotten at once, the next probe passes`, async t => {
+    const { m, port } = await monitorFor(t, mode)
+    const tun = await tunnel(t, port, mode === 'pair' ? 'loop' : 'echo')
+    t.equal(await passes(m, 1500), true)
+    tun[hangUp]()
+    await sleep(100)
+    t.equal(await passes(m, 1500), true, 'not a false port down')
+    t.equal(tun.connections(), 2, 'on a new connection')
+  })
+}
+
+t.test('pair mode, kept connections: a silent cut logs 1.4g\'s info line, timeout polling to accept read connection', async t => {
+  const { m, port, logs } = await monitorFor(t, 'pair')
+  const tun = await tunnel(t, port, 'loop')
+  t.equal(await passes(m, 1500), true)
+  tun.cut()
+  t.equal(await passes(m, 600), false)
+  t.equal(tun.connections(), 1, 'the line went into the kept connection')
+  t.same(logs.filter(l => l.startsWith('6 ')), ['6 timeout polling to accept read connection'])
+})
+
+t.test('echo mode: a silent cut is told at debug level only, as 1.4g does', async t => {
+  const { m, port, logs } = await monitorFor(t, 'echo')
+  const tun = await tunnel(t, port, 'echo')
+  t.equal(await passes(m, 1500), true)
+  tun.cut()
+  t.equal(await passes(m, 600), false)
+  t.same(logs.filter(l => l.startsWith('6 ')), [])
+  t.ok(logs.includes('7 timeout on io poll, looping to accept again'))
+})
+
+for (const mode of ['pair', 'echo'] as const) {
+  t.test(`${mode} mode: a line back with another nonce fails the probe`, async t => {
+    const { m, port, logs } = await monitorFor(t, mode)
+    await tunnel(t, port, mode === 'pair' ? 'loop' : 'echo', 'mangle')
+    t.equal(await passes(m, 600), false)
+    t.notOk(logs.includes('7 connection ok'))
+  })
+
+  t.test(`${mode} mode: the previous probe's line back (a replay) fails the probe`, async t => {
+    const { m, port, logs } = await monitorFor(t, mode)
+    await tunnel(t, port, mode === 'pair' ? 'loop' : 'echo', 'stale')
+    t.equal(await passes(m, 1500), true, 'the first line is its own')
+    t.equal(await passes(m, 600), false, 'the second gets the first one back')
+    t.equal(logs.filter(l => l === '7 connection ok').length, 1)
+  })
+}
+
+t.test('a stranger that sends a wrong line is closed at once, not kept till its time is up', async t => {
+  const { port } = await monitorFor(t, 'pair', true, 2000)
+  const s = client(port + 1)
+  t.teardown(() => s.destroy())
+  s.write('garbage\r\n')
+  const took = await closedWithin(s, 1000)
+  t.ok(took !== null, 'closed long before its 2 s to speak are up')
+})
+
+t.test('a silent stranger is closed when its time to speak is up, not before, not much later', async t => {
+  const { port } = await monitorFor(t, 'pair', true, 300)
+  const s = client(port + 1)
+  t.teardown(() => s.destroy())
+  const took = await closedWithin(s, 3000)
+  t.ok(took !== null, 'closed')
+  t.ok(took! >= 250 && took! < 1500, `after about 300 ms (took ${took} ms)`)
+})
+
+t.test('listen: the listening port is on 127.0.0.1 only, not on every interface', async t => {
+  const port = (await freePortPair()) + 1
+  const server = await listen(port)
+  t.teardown(() => server.close())
+  t.match(server.address(), { address: '127.0.0.1', port })
+  const others = ['127.0.0.2', ...Object.values(networkInterfaces()).flatMap(list => (list ?? []).filter(a => a.family === 'IPv4' && a.address !== '127.0.0.1').map(a => a.address))]
+  for (const host of others) {
+    const code = await new Promise(r => {
+      const s = net.connect(port, host)
+      s.once('connect', () => (s.destroy(), r('connected')))
+      s.once('error', (e: NodeJS.ErrnoException) => r(e.code))
+    })
+    t.equal(code, 'ECONNREFUSED', `not reachable on ${host}`)
+  }
+  const ok = await new Promise(r => net.connect(port, '127.0.0.1').once('connect', function (this: net.Socket) { this.destroy(); r(true) }))
+  t.ok(ok, 'reachable on 127.0.0.1')
 })
 
 t.test('echo mode: an endless line instead of the echo fails the probe', async t => {

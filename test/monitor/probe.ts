@@ -37,8 +37,9 @@ for (const { mode, netns } of modes) {
     const cutAt = Date.now()
     await waitFor(() => count(tun, 'port down, restarting ssh') >= 1, 20000, 'the monitor to notice')
     await waitFor(() => !alive(first!), 10000, 'the stuck ssh to go')
-    // poll 4 s + 1.5 s is the bound the bench measures; here only a generous one
-    t.ok(Date.now() - cutAt < 15000, 'noticed well within a few polls')
+    // by design within poll 4 s + 1.5 s (the bench measures 5.4 s); 2.5 s more for a loaded machine
+    const took = Date.now() - cutAt
+    t.ok(took < 8000, `stuck ssh gone within poll + 1.5 s, and a little slack (took ${took} ms)`)
     t.ok(tun.messages().includes('starting ssh (count 2)'), 'ssh started again')
 
     w.link.restore()

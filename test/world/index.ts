@@ -8,6 +8,7 @@ import net from 'node:net'
 import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { tied } from '../helpers/tied.js'
 import { startLink, type Link } from './link.js'
 import { makeKeys, serve, startEcho, startSshd, startTarget, waitListening } from './services.js'
 
@@ -107,6 +108,12 @@ export const stopProcess = async (c: ChildProcess, graceMs = 2000): Promise<void
   clearTimeout(t)
 }
 
+/** the remote, in a network namespace of its own, dying with this process */
+const remoteCommand = (dir: string, sshdOptions: string[]): [string, string[]] => {
+  const [file, ...argv] = tied(['unshare', '-n', '--', process.execPath, '--import', 'tsx', REMOTE, dir, JSON.stringify(sshdOptions)])
+  return [file!, argv]
+}
+
 const withTimeout = <T>(p: Promise<T>, what: string): Promise<T> =>
   Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what}: no answer in ${START_MS} ms`)), START_MS).unref())])
 
@@ -138,7 +145,7 @@ export const makeWorld = async (opts: WorldOptions = {}): Promise<World> => {
     let remotePid: number | undefined
     if (netns) {
       const remote = own(
-        spawn('unshare', ['-n', '--', process.execPath, '--import', 'tsx', REMOTE, dir, JSON.stringify(sshdOptions)], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] }),
+        spawn(...remoteCommand(dir, sshdOptions), { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] }),
       )
       cleanups.push(() => stopProcess(remote))
       remotePid = remote.pid

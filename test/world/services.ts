@@ -4,6 +4,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
 import { mkdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs'
 import net from 'node:net'
 import { join } from 'node:path'
+import { tied } from '../helpers/tied.js'
 
 export const SSHD = '/usr/sbin/sshd'
 export const DROPBEARCONVERT = '/usr/bin/dropbearconvert'
@@ -94,7 +95,8 @@ export const startSshd = (dir: string, port: number, options: string[] = []): Ch
   } catch {
     // not root: sshd does not separate privileges then, and does not need it
   }
-  return spawn(SSHD, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const [file, ...argv] = tied([SSHD, '-D', '-e', '-f', config])
+  return spawn(file!, argv, { stdio: ['ignore', 'ignore', 'pipe'] })
 }
 
 /** resolve once something accepts TCP connections on 127.0.0.1:port */

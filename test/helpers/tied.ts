@@ -1,0 +1,12 @@
+// Every process a test starts dies with the test, however the test ends: a
+// tap timeout kills the test process with a signal, and 'exit' handlers do
+// not run then. Started through setpriv with a parent-death signal, a child
+// gets SIGKILL when the test process goes, even on SIGKILL. (The signal
+// holds across exec, not across fork: what the child starts, it must tie.)
+import { existsSync } from 'node:fs'
+
+const SETPRIV = '/usr/bin/setpriv'
+
+/** the argv that runs argv tied to this process */
+export const tied = (argv: readonly string[]): string[] =>
+  existsSync(SETPRIV) ? [SETPRIV, '--pdeathsig', 'KILL', '--', ...argv] : [...argv]

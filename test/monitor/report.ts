@@ -1,0 +1,84 @@
+// "Is the tunnel up?" answered for a machine (issue 10): over real OpenSSH,
+// a cut and a recovery, with a stand-in for systemd's notification socket
+// and a status file.
+import t from 'tap'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { notifyReceiver, type Notification } from '../helpers/notify-receiver.js'
+import { sleep, waitFor } from '../helpers/autossh.js'
+import { startTunnel } from '../helpers/tunnel.js'
+import { makeWorld } from '../world/index.js'
+
+/** the children of a process, from /proc */
+const children = (pid: number): number[] => {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap(tid =>
+      readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean).map(Number),
+    )
+  } catch {
+    return []
+  }
+}
+
+t.test('READY once up, STATUS down while down, WATCHDOG at the asked rate, the status file following, nothing left', { timeout: 120000 }, async t => {
+  const w = await makeWorld({ netns: false })
+  t.teardown(() => w.close())
+  const rx = await notifyReceiver()
+  t.teardown(() => rx.close())
+  const file = join(w.dir, 'status.json')
+  const tun = await startTunnel(w, 'echo', { NOTIFY_SOCKET: rx.socket, WATCHDOG_USEC: '2000000', AUTOSSH_STATUSFILE: file })
+  t.teardown(() => tun.autossh.child.kill('SIGKILL'))
+  const state = () => (existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { state: string; ssh_pid: number | null; last_probe: unknown }) : undefined)
+  const fields = (m: Notification) => m.fields
+  const sent = (key: string) => rx.messages().filter(m => key in m.fields)
+
+  await waitFor(() => sent('READY').length, 20000, 'READY=1')
+  const ready = rx.messages().findIndex(m => m.fields.READY === '1')
+  t.ok(tun.messages().some(m => m.startsWith('tunnel up')), 'READY=1 comes with the first passed probe')
+  t.notOk(rx.messages().slice(0, ready).some(m => /^up/.test(m.fields.STATUS ?? '')), 'nothing said up before READY')
+  t.match(fields(rx.messages()[ready]!).STATUS, /^up/, 'STATUS=up with READY')
+  t.equal(state()?.state, 'up', 'the status file says up')
+  t.equal(state()?.ssh_pid, tun.sshPids()[0])
+
+  const dogs = sent('WATCHDOG').length
+  await sleep(4000)
+  const more = sent('WATCHDOG').slice(dogs)
+  t.ok(more.length >= 3 && more.length <= 5, `WATCHDOG=1 every second for WATCHDOG_USEC of 2 s (${more.length} in 4 s)`)
+
+  w.link.cut()
+  await waitFor(() => rx.messages().some(m => /^down/.test(m.fields.STATUS ?? '')), 20000, 'STATUS down')
+  t.ok(['down', 'backoff', 'starting'].includes(state()!.state), `the status file is not up while down (${state()!.state})`)
+  t.equal(sent('READY').length, 1, 'READY once')
+
+  w.link.restore()
+  await waitFor(() => state()?.state === 'up', 30000, 'the status file up again')
+  t.equal(state()?.ssh_pid, tun.sshPids().at(-1), 'with the new ssh')
+  await waitFor(() => /^up/.test(rx.messages().at(-1)?.fields.STATUS ?? ''), 10000, 'STATUS up again')
+  t.equal(sent('READY').length, 1, 'still READY once')
+
+  const ours = tun.autossh.child.pid!
+  const helpers = children(ours)
+  t.ok(helpers.length >= 2, 'ssh and the notification sender run under autossh')
+  tun.autossh.child.kill('SIGTERM')
+  t.equal(await tun.autossh.done, 1)
+  await waitFor(() => sent('STOPPING').length, 5000, 'STOPPING=1')
+  t.notOk(existsSync(file), 'the status file is gone')
+  t.same(helpers.filter(pid => existsSync(`/proc/${pid}`)), [], 'nothing of ours left')
+})
+
+t.test('no NOTIFY_SOCKET: no notifications, no sender', async t => {
+  const w = await makeWorld({ netns: false })
+  t.teardown(() => w.close())
+  const rx = await notifyReceiver()
+  t.teardown(() => rx.close())
+  const tun = await startTunnel(w, 'echo', { NOTIFY_SOCKET: undefined as unknown as string, WATCHDOG_USEC: '2000000' })
+  t.teardown(() => tun.autossh.child.kill('SIGKILL'))
+  await waitFor(() => tun.messages().some(m => m.startsWith('tunnel up')), 20000, 'tunnel up')
+  await sleep(1500)
+  t.same(rx.messages(), [])
+  t.same(
+    children(tun.autossh.child.pid!).filter(pid => pid !== tun.sshPids()[0]),
+    [],
+    'ssh (through setpriv) is the only child',
+  )
+})

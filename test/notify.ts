@@ -1,19 +1,13 @@
 // The sd_notify sender against a datagram receiver standing in for systemd.
 import t, { type Test } from 'tap'
 import { spawn } from 'node:child_process'
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { CLOSE_MS, createNotifier, MAX_PENDING, RESTART_MS, watchdogMs, type Notifier } from '../src/notify.js'
 import { alive, sleep, waitFor } from './helpers/autossh.js'
-import { notifyReceiver, type Receiver } from './helpers/notify-receiver.js'
-
-/** the pids of this process's children */
-export const children = (): number[] =>
-  readdirSync(`/proc/${process.pid}/task`).flatMap(tid =>
-    readFileSync(`/proc/${process.pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean).map(Number),
-  )
+import { children, notifyReceiver, type Receiver } from './helpers/notify-receiver.js'
 
 const receiver = async (t: Test, abstract = false): Promise<Receiver> => {
   const r = await notifyReceiver({ abstract })

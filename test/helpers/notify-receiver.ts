@@ -4,7 +4,7 @@
 // systemd sees it. Passed descriptors (systemd-notify's BARRIER=1) are closed,
 // which is how systemd answers a barrier.
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -90,3 +90,9 @@ export const notifyReceiver = async ({ abstract = false } = {}): Promise<Receive
     },
   }
 }
+
+/** the pids of this process's children: a notifier that should not exist has none */
+export const children = (): number[] =>
+  readdirSync(`/proc/${process.pid}/task`).flatMap(tid =>
+    readFileSync(`/proc/${process.pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean).map(Number),
+  )

@@ -4,9 +4,9 @@
 // is Essential on Debian and carries Socket) sends what we write to its stdin,
 // NUL between messages, and answers each with a newline once it is sent.
 // It is in the unit's cgroup but not the main process: NotifyAccess=all.
-// It ends when its stdin does, which is whenever we end, SIGKILL included.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
+import { SETPRIV } from './ssh.js'
 import { now } from './timer.js'
 
 export const PERL = '/usr/bin/perl'
@@ -21,9 +21,10 @@ export const MAX_PENDING = 64
 export const CLOSE_MS = 1000
 
 // Signals that reach the whole unit or process group (systemd's SIGTERM to
-// the cgroup, ^C) are ignored: the sender lives exactly as long as its stdin,
-// so that STOPPING=1 still goes out; MSG_DONTWAIT: a full socket loses a
-// message rather than hanging the sender.
+// the cgroup, ^C) are ignored: the sender lives as long as its stdin, so that
+// STOPPING=1 still goes out, or until we die (its parent-death signal). A send
+// waits for room in systemd's queue as sd_notify's does, but no more than 2 s:
+// then that message is lost rather than the sender stuck.
 const SENDER = String.raw`
 $0 = 'autossh: sd_notify sender';
 $SIG{$_} = 'IGNORE' for qw(HUP INT QUIT TERM USR1 USR2);
@@ -31,10 +32,11 @@ use Socket;
 my $to = shift;
 $to =~ s/^\@/\0/;
 socket(my $s, PF_UNIX, SOCK_DGRAM, 0) or die "socket: $!\n";
+setsockopt($s, SOL_SOCKET, SO_SNDTIMEO, pack('l!l!', 2, 0));
 $to = pack_sockaddr_un($to);
 $/ = "\0";
 $| = 1;
-while (defined(my $m = <STDIN>)) { chomp $m; send($s, $m, MSG_DONTWAIT, $to); print "\n" }
+while (defined(my $m = <STDIN>)) { chomp $m; send($s, $m, 0, $to); print "\n" }
 `
 
 type Env = Readonly<Record<string, string | undefined>>
@@ -53,6 +55,8 @@ export interface NotifierOptions {
   perl?: string
   /** told once why there will be no notifications */
   onError?: (message: string) => void
+  /** start the sender through setpriv with a parent-death signal (default: where setpriv is) */
+  tie?: boolean
 }
 
 /** a notifier when NOTIFY_SOCKET names a unix socket (a path, or `@name` for an abstract one) */
@@ -68,6 +72,10 @@ export const createNotifier = (env: Env, o: NotifierOptions = {}): Notifier | un
     o.onError?.(`cannot notify systemd: ${perl}: No such file or directory`)
     return undefined
   }
+  // tied to us as ssh is: a sender waiting on a full socket dies with us all the same
+  const [file, args] = (o.tie ?? existsSync(SETPRIV))
+    ? [SETPRIV, ['--pdeathsig', 'KILL', '--', perl, '-e', SENDER, socket]]
+    : [perl, ['-e', SENDER, socket]]
 
   let child: ChildProcess | undefined
   let ended: Promise<void> = Promise.resolve()
@@ -89,7 +97,7 @@ export const createNotifier = (env: Env, o: NotifierOptions = {}): Notifier | un
     startedAt = now()
     let c: ChildProcess
     try {
-      c = spawn(perl, ['-e', SENDER, socket], { stdio: ['pipe', 'pipe', 'ignore'] })
+      c = spawn(file, args, { stdio: ['pipe', 'pipe', 'ignore'] })
       /* c8 ignore next 4 */
     } catch {
       // fork() itself failed (no processes or memory left): try again later

@@ -74,6 +74,15 @@ t.test('datagrams arrive whole and in order, from the sender child', async t => 
   t.equal(r.messages().length, 3, 'nothing after close')
 })
 
+t.test('without setpriv: the sender is perl itself, and works the same', async t => {
+  const r = await receiver(t)
+  const n = createNotifier({ NOTIFY_SOCKET: r.socket }, { tie: false })!
+  t.teardown(() => n.close())
+  n.send({ READY: '1' })
+  await waitFor(() => r.messages().length, 5000, 'the datagram')
+  t.same(datagrams(r), ['READY=1'])
+})
+
 t.test('an abstract socket name (@…)', async t => {
   const r = await receiver(t, true)
   t.match(r.socket, /^@/)
@@ -206,29 +215,46 @@ t.test('close waits for the sender a bounded time, then kills it', async t => {
 
 const HERE = fileURLToPath(new URL('.', import.meta.url))
 
-t.test('the sender dies with autossh, even of SIGKILL', async t => {
+t.test('a busy systemd loses nothing: the sender waits for room in its queue', async t => {
+  // the kernel queues 10 datagrams (net.unix.max_dgram_qlen) for a socket that is not read
+  const r = await notifyReceiver({ delayMs: 500 })
+  t.teardown(() => r.close())
+  const n = notifier(t, { NOTIFY_SOCKET: r.socket })
+  for (let i = 0; i < 30; i++) n.send({ STATUS: String(i) })
+  await waitFor(() => r.messages().length === 30, 5000, 'all thirty')
+  t.same(datagrams(r), Array.from({ length: 30 }, (_, i) => `STATUS=${i}`))
+})
+
+t.test('the sender dies with autossh, even of SIGKILL, even while it waits on a full socket', async t => {
   const r = await receiver(t)
-  for (const signal of ['SIGKILL', 'SIGTERM'] as const) {
+  const stuck = await notifyReceiver({ delayMs: 1e9 })
+  t.teardown(() => stuck.close())
+  for (const [signal, socket, count] of [
+    ['SIGKILL', r.socket, 1],
+    ['SIGTERM', r.socket, 1],
+    ['SIGKILL', stuck.socket, 30],
+  ] as const) {
     const script = `
       import { createNotifier } from ${JSON.stringify(join(HERE, '../src/notify.ts'))}
       const n = createNotifier(process.env)
-      n.send({ READY: '1' })
+      for (let i = 0; i < ${count}; i++) n.send({ STATUS: String(i) })
       const wait = () => (n.pid ? console.log(n.pid) : setTimeout(wait, 10))
       wait()
       setTimeout(() => {}, 60000)
     `
     const c = spawn(process.execPath, ['--import=tsx', '--input-type=module', '-e', script], {
-      env: { ...process.env, NOTIFY_SOCKET: r.socket },
+      env: { ...process.env, NOTIFY_SOCKET: socket },
       stdio: ['ignore', 'pipe', 'inherit'],
     })
     t.teardown(() => c.kill('SIGKILL'))
     let out = ''
     c.stdout.on('data', d => (out += d))
     const sender = Number(await waitFor(() => out.trim(), 10000, 'the sender pid'))
+    await sleep(300)
     t.ok(alive(sender))
     c.kill(signal)
-    await waitFor(() => !alive(sender), 5000, `the sender gone after ${signal}`)
-    t.pass(`gone with its parent's ${signal}`)
+    await waitFor(() => !alive(sender), 1500, `the sender gone after ${signal}`)
+    t.pass(`gone with its parent's ${signal}${count > 1 ? ', from a full socket' : ''}`)
   }
 })
 

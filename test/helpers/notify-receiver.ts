@@ -15,6 +15,7 @@ p = sys.argv[1]
 s.bind('\\0' + p[1:] if p.startswith('@') else p)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
 print('ready', flush=True)
+time.sleep(float(sys.argv[2]))
 while True:
     data, anc, _, _ = s.recvmsg(65536, socket.CMSG_SPACE(12) + socket.CMSG_SPACE(64))
     pid = None
@@ -53,11 +54,14 @@ const fieldsOf = (data: string): Record<string, string> =>
       .map(l => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
   )
 
-/** bind a receiver; `abstract` uses an abstract socket name (`@…`) instead of a path */
-export const notifyReceiver = async ({ abstract = false } = {}): Promise<Receiver> => {
+/**
+ * Bind a receiver; `abstract` uses an abstract socket name (`@…`) instead of
+ * a path; `delayMs` leaves datagrams unread that long (a busy systemd).
+ */
+export const notifyReceiver = async ({ abstract = false, delayMs = 0 } = {}): Promise<Receiver> => {
   const dir = mkdtempSync(join(tmpdir(), 'nr-'))
   const socket = abstract ? `@${dir.slice(1).replace(/\//g, '-')}` : join(dir, 's')
-  const py = spawn('python3', ['-c', RECEIVER, socket], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const py = spawn('python3', ['-c', RECEIVER, socket, String(delayMs / 1000)], { stdio: ['ignore', 'pipe', 'inherit'] })
   const kill = () => py.kill('SIGKILL')
   process.once('exit', kill)
   const exited = new Promise<void>(resolve => py.once('close', () => resolve()))

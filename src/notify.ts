@@ -104,21 +104,16 @@ export const createNotifier = (env: Env, o: NotifierOptions = {}): Notifier | un
       return schedule()
     }
     child = c
-    const gone = () => {
-      if (child !== c) return
+    // 'close' once its last answer is read; 'error' alone if it never ran
+    ended = new Promise<void>(resolve => {
+      c.once('close', () => resolve())
+      c.once('error', () => resolve())
+    }).then(() => {
+      // gone: what it had not answered goes to the next one
       child = undefined
       queue = [...inflight, ...queue].slice(-MAX_PENDING)
       inflight = []
       if (queue.length) schedule()
-    }
-    // 'close' once its last answer is read; 'error' alone if it never ran
-    ended = new Promise(resolve => {
-      const end = () => {
-        gone()
-        resolve()
-      }
-      c.once('close', end)
-      c.once('error', end)
     })
     c.stdin!.on('error', () => {})
     c.stdout!.on('data', (acks: Buffer) => {

@@ -242,7 +242,8 @@ t.test('the sender dies with autossh, even of SIGKILL, even while it waits on a 
       wait()
       setTimeout(() => {}, 60000)
     `
-    const c = spawn(process.execPath, ['--import=tsx', '--input-type=module', '-e', script], {
+    // without tap's coverage hooks, which would map this tsx-compiled copy of notify.ts onto the real one
+    const c = spawn('env', ['-u', 'NODE_OPTIONS', '-u', 'NODE_V8_COVERAGE', process.execPath, '--import=tsx', '--input-type=module', '-e', script], {
       env: { ...process.env, NOTIFY_SOCKET: socket },
       stdio: ['ignore', 'pipe', 'inherit'],
     })

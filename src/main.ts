@@ -3,7 +3,7 @@ import { resolve } from 'node:path'
 import type { Server } from 'node:net'
 import { ipv6Only, readCommandLine, sshArgs } from './args.js'
 import { detach, READY, report, takeReadyFd } from './daemon.js'
-import { LOG_INFO } from './log/levels.js'
+import { LOG_INFO, LOG_WARNING } from './log/levels.js'
 import { Logger } from './log/logger.js'
 import { SYSLOG_SOCKET, syslogTarget } from './log/syslog.js'
 import { fileTarget, writeAll } from './log/targets.js'
@@ -13,6 +13,7 @@ import { hostPort, MONITOR_HOST, MONITOR_HOST_IPV6 } from './monitor/host.js'
 import { forwards, parseMonitorSpec } from './monitor/spec.js'
 import { removePidFile, writePidFile } from './pidfile.js'
 import { run, type EventSource } from './run.js'
+import { createReporter, type Reporter } from './report.js'
 import { watchNetwork } from './netwatch.js'
 import { watchResume } from './resume.js'
 import { hear } from './ssh-says.js'
@@ -108,6 +109,15 @@ export const main = async (argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       process.once('exit', () => removePidFile(settings.pidFile!))
     }
 
+    let reporter: Reporter
+    try {
+      reporter = createReporter({ env, statusFile: settings.statusFile, monitor: line.monitor, onError: m => log.log(LOG_WARNING, m) })
+    } catch (err) {
+      return fail(`cannot open status file "${settings.statusFile}": ${strerror(err)}`)
+    }
+    // as the pid file: every way out takes the status file with it
+    process.once('exit', () => void reporter.close())
+
     const monitor =
       monitorSpec.mode === 'off'
         ? undefined
@@ -143,7 +153,8 @@ export const main = async (argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       classify: hear,
       // only a tunnel with a probe has something to do when the world changes
       sources: settings.netWatch && monitor !== undefined ? WORLD_EVENTS : [],
-    })
+      reporter,
+    }).finally(() => reporter.close())
   } finally {
     listener?.close()
     await log.close()

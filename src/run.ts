@@ -5,9 +5,10 @@ import { constants } from 'node:os'
 import { LOG_DEBUG } from './log/levels.js'
 import type { Logger } from './log/logger.js'
 import type { Monitor } from './monitor/probe.js'
+import type { Reporter } from './report.js'
 import { findExecutable, KILL_GRACE_MS, startSsh, type SshChild } from './ssh.js'
 import { strerror } from './strerror.js'
-import { initialState, step, type Action, type Event, type Plan, type Said, type Signal, type Timer as TimerName, type TunnelState } from './supervise.js'
+import { initialState, step, type Action, type Event, type Plan, type Said, type Signal, type Timer as TimerName } from './supervise.js'
 import { after, now, type Timer } from './timer.js'
 import { tracer } from './trace.js'
 
@@ -33,18 +34,10 @@ export interface RunOptions {
   /** things that happen in the world: each is started with the way in, and closed on the way out */
   sources?: readonly EventSource[]
   /** the status file and systemd */
-  reporter?: Reporter
-  /** systemd's watchdog: how often to tell it we are alive, ms */
-  watchdogMs?: number
+  reporter?: Pick<Reporter, 'state' | 'probe' | 'tick' | 'tickMs'>
 }
 
 export type EventSource = (emit: (e: Event) => void) => { close(): void }
-
-export interface Reporter {
-  state(state: TunnelState, detail?: { sshPid?: number | null; reason?: string; starts?: number }): void
-  probe(ok: boolean, rttMs: number | null, reason?: string): void
-  watchdog(healthy: boolean): void
-}
 
 const EVENT_OF: Record<TimerName, Event['type']> = { wait: 'waited', poll: 'poll', lifetime: 'lifetime', early: 'early', settle: 'settled' }
 
@@ -78,7 +71,8 @@ export const run = (o: RunOptions): Promise<0 | 1> =>
     // due long ago whose probe never ended means the loop is stuck
     let pollDue: number | undefined
     const healthy = () => pollDue === undefined || now() < pollDue + o.plan.netTimeoutMs + WATCHDOG_SLACK_MS
-    const watchdog = o.watchdogMs && o.reporter ? setInterval(() => o.reporter!.watchdog(healthy()), o.watchdogMs) : undefined
+    const tickMs = o.reporter?.tickMs
+    const ticker = tickMs === undefined ? undefined : setInterval(() => o.reporter!.tick(healthy()), tickMs)
 
     const disarm = (name: string) => {
       timers.get(name)?.cancel()
@@ -176,7 +170,7 @@ export const run = (o: RunOptions): Promise<0 | 1> =>
           // the machine disarms its timers before it exits; this is only the backstop
           /* c8 ignore next */
           for (const name of [...timers.keys()]) disarm(name)
-          clearInterval(watchdog)
+          clearInterval(ticker)
           for (const source of opened) source.close()
           for (const s of SIGNALS) process.off(s, onSignal)
           o.monitor?.close()

@@ -31,6 +31,8 @@ export interface Settings {
   /** seconds autossh may live; 0: forever */
   maxLifetime: number
   pidFile?: string
+  /** AUTOSSH_STATUSFILE (ours): the tunnel's state as JSON */
+  statusFile?: string
   logFile?: string
   /** AUTOSSH_PROBE_CONNECTION: keep the test connections open between probes, or open new ones for each */
   probeConnection: 'keep' | 'per-probe'
@@ -131,6 +133,7 @@ export const readSettings = (env: Env): SettingsResult => {
   }
 
   if ((v = env.AUTOSSH_PIDFILE) !== undefined && v !== '') s.pidFile = v
+  if ((v = env.AUTOSSH_STATUSFILE) !== undefined && v !== '') s.statusFile = v
   if ((v = env.AUTOSSH_LOGFILE) !== undefined) s.logFile = v
 
   // ours, not autossh 1.4g's

@@ -47,6 +47,8 @@ t.test('values', async t => {
   t.equal(get({ AUTOSSH_POLL: '-1' }).pollTime, 600, '-1 wraps to a negative int: the default, as 1.4g')
   t.equal(get({ AUTOSSH_PORT: '', AUTOSSH_PIDFILE: '' }).port, undefined)
   t.equal(get({ AUTOSSH_PIDFILE: '' }).pidFile, undefined)
+  t.equal(get({ AUTOSSH_STATUSFILE: '/run/a.json' }).statusFile, '/run/a.json')
+  t.equal(get({ AUTOSSH_STATUSFILE: '' }).statusFile, undefined, 'empty: unset, as the pid file')
 })
 
 t.test('AUTOSSH_DEBUG means debug level, and AUTOSSH_LOGLEVEL is not read', async t => {

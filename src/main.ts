@@ -11,6 +11,7 @@ import { listen } from './monitor/listen.js'
 import { Monitor } from './monitor/probe.js'
 import { forwards, MONITOR_HOST, parseMonitorSpec } from './monitor/spec.js'
 import { removePidFile, writePidFile } from './pidfile.js'
+import { chooseMonitorPort, NO_FREE_PORT } from './port-pick.js'
 import { run } from './run.js'
 import { netTimeoutMs, NET_TIMEOUT_MS, probeDeadlineMs, readSettings } from './settings.js'
 import { strerror } from './strerror.js'
@@ -50,6 +51,14 @@ export const main = async (argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       writeAll(2, (await import('./usage.js')).usageText())
       return 1
     }
+    // neither -M nor AUTOSSH_PORT: Debian's wrapper picks a free pair and sets AUTOSSH_PORT
+    // (ssh and the background copy of -f see it too)
+    let monitorText = line.monitor
+    if (monitorText === undefined) {
+      const port = chooseMonitorPort()
+      if (port === undefined) return fail(NO_FREE_PORT)
+      env.AUTOSSH_PORT = monitorText = String(port)
+    }
 
     if (settings.logFile !== undefined) {
       try {
@@ -60,7 +69,7 @@ export const main = async (argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     }
 
     // after the log file is open, as 1.4g: a bad -M is in the log too
-    const spec = parseMonitorSpec(line.monitor)
+    const spec = parseMonitorSpec(monitorText)
     if (!spec.ok) return fail(spec.error)
     const monitorSpec = spec.spec
 

@@ -3,6 +3,7 @@ import { resolve } from 'node:path'
 import type { Server } from 'node:net'
 import { readCommandLine, sshArgs } from './args.js'
 import { detach, READY, report, takeReadyFd } from './daemon.js'
+import { takeEarlySignals } from './early.js'
 import { LOG_INFO } from './log/levels.js'
 import { Logger } from './log/logger.js'
 import { SYSLOG_SOCKET, syslogAvailable, syslogTarget } from './log/syslog.js'
@@ -78,6 +79,10 @@ export const main = async (argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     if (netTimeout < NET_TIMEOUT_MS) say(`short poll time: adjusting net timeouts to ${netTimeout}`)
 
     if (line.daemon && readyFd === undefined) {
+      // told to exit while starting (signals on their way arrive first): as 1.4g killed
+      // before its fork, no background copy
+      await new Promise(resolve => setImmediate(resolve))
+      if (takeEarlySignals().some(s => s !== 'SIGHUP' && s !== 'SIGUSR1')) return 1
       // the log file was opened here; the background copy opens it again from /
       const childEnv = settings.logFile === undefined ? env : { ...env, AUTOSSH_LOGFILE: resolve(settings.logFile) }
       const complaint = await detach(argv, childEnv)

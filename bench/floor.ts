@@ -6,7 +6,10 @@
 // limit is found by bisection, in the foreground and with -f. A measurement,
 // not a test; root (network namespace, cgroup), about 10 minutes.
 //
-//   node --import=tsx bench/floor.ts [--only=files|as|memory] [--check=N]
+//   node --import=tsx bench/floor.ts [--only=files|as|memory] [--node-options=...]
+//
+// --node-options: NODE_OPTIONS for autossh, e.g. --jitless (no JIT: Node then
+// needs far less address space).
 //
 // AUTOSSH_LIMIT_CHECK=0 is passed to autossh so that its own start-up check
 // does not stop it: the point is where it really falls over.
@@ -23,6 +26,7 @@ const sleep = (ms: number) => new Promise(r => setTimeout(r, ms))
 const say = (s: string) => process.stderr.write(s + '\n')
 
 const only = process.argv.find(a => a.startsWith('--only='))?.slice(7)
+const nodeOptions = process.argv.find(a => a.startsWith('--node-options='))?.slice(15)
 if (!netnsAvailable()) {
   say('floor: needs a network namespace (root)')
   process.exit(2)
@@ -96,10 +100,12 @@ const trial = async (w: World, limit: Limit, daemon: boolean): Promise<Trial> =>
     AUTOSSH_FIRST_POLL: '1',
     AUTOSSH_MAXLIFETIME: String(LIFETIME_S),
     AUTOSSH_LIMIT_CHECK: '0',
+    ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
   }
   const child = spawn(limit.wrap[0]!, [...limit.wrap.slice(1), process.execPath, CLI, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
-  child.stderr!.on('data', d => (stderr += d))
+  // --jitless says so once at start
+  child.stderr!.on('data', d => (stderr += String(d).replace(/^Warning: disabling flag --expose_wasm due to conflicting flags\n/m, '')))
   const status = new Promise<number | string>(r => child.on('close', (code, sig) => r(code ?? sig!)))
   const lines = () => (existsSync(out) ? readFileSync(out, 'utf8').split('\n').filter(Boolean) : [])
   // the process that starts ssh; with -f, the background copy
@@ -203,7 +209,7 @@ const main = async () => {
         results[`${mode} open files floor`] = await bisect('open files', 17, 64, 1, v => trial(w, prlimit('nofile', v), daemon), String)
       }
       if (!only || only === 'as') {
-        const v = await bisect('address space', 640 * MB, 2048 * MB, 8 * MB, v => trial(w, prlimit('as', v), daemon), v => `${v / MB} MB`)
+        const v = await bisect('address space', (nodeOptions ? 64 : 640) * MB, 2048 * MB, 8 * MB, v => trial(w, prlimit('as', v), daemon), v => `${v / MB} MB`)
         results[`${mode} address space floor MB`] = v / MB
       }
       if ((!only || only === 'memory') && existsSync(cgroupRoot)) {

@@ -6,7 +6,7 @@
 // recorded, and the loop takes them as its first events. Then the limits of
 // the machine, while a clear message is still possible.
 import { readFileSync, writeSync } from 'node:fs'
-import { limitsComplaint } from './limits.js'
+import { isJitless, limitsComplaint } from './limits.js'
 import type { Signal } from './supervise.js'
 
 const EARLY: readonly Signal[] = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGABRT', 'SIGUSR1', 'SIGHUP']
@@ -28,7 +28,7 @@ export const takeEarlySignals = (): Signal[] => {
 if (process.env.AUTOSSH_LIMIT_CHECK !== '0') {
   let complaint: string | undefined
   try {
-    complaint = limitsComplaint(readFileSync('/proc/self/limits', 'utf8'))
+    complaint = limitsComplaint(readFileSync('/proc/self/limits', 'utf8'), isJitless(process.execArgv, process.env.NODE_OPTIONS))
     /* c8 ignore next 3 */
   } catch {
     // no /proc (not Linux): nothing to check against

@@ -8,8 +8,8 @@ export type CommandLine =
   | { action: 'usage'; complaint?: string }
   | {
       action: 'run'
-      /** the monitor spec, `port[:echo_port]`: AUTOSSH_PORT when set, else the last -M */
-      monitor: string
+      /** the monitor spec, `port[:echo_port]`: AUTOSSH_PORT when set, else the last -M; undefined: neither */
+      monitor: string | undefined
       daemon: boolean
       tokens: Token[]
     }
@@ -26,7 +26,7 @@ export const readCommandLine = (argv: readonly string[], envPort: string | undef
   if (error !== undefined) return { action: 'usage', complaint: error }
   if (envPort !== undefined && envPort !== '') monitor = envPort
   const hasHost = tokens.some(t => t.kind === 'operand' || t.kind === 'after')
-  if (monitor === undefined || !hasHost) return { action: 'usage' }
+  if (!hasHost) return { action: 'usage' }
   return { action: 'run', monitor, daemon, tokens }
 }
 

@@ -3,6 +3,7 @@ import { resolve } from 'node:path'
 import type { Server } from 'node:net'
 import { ipv6Only, readCommandLine, sshArgs } from './args.js'
 import { detach, READY, report, takeReadyFd } from './daemon.js'
+import { takeEarlySignals } from './early.js'
 import { LOG_INFO, LOG_WARNING } from './log/levels.js'
 import { Logger } from './log/logger.js'
 import { SYSLOG_SOCKET, syslogTarget } from './log/syslog.js'
@@ -12,6 +13,7 @@ import { Monitor } from './monitor/probe.js'
 import { hostPort, MONITOR_HOST, MONITOR_HOST_IPV6 } from './monitor/host.js'
 import { forwards, parseMonitorSpec } from './monitor/spec.js'
 import { removePidFile, writePidFile } from './pidfile.js'
+import { chooseMonitorPort, NO_FREE_PORT } from './port-pick.js'
 import { run, type EventSource } from './run.js'
 import { createReporter, type Reporter } from './report.js'
 import { watchNetwork } from './netwatch.js'
@@ -61,6 +63,14 @@ export const main = async (argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       writeAll(2, (await import('./usage.js')).usageText())
       return 1
     }
+    // neither -M nor AUTOSSH_PORT: Debian's wrapper picks a free pair and sets AUTOSSH_PORT
+    // (ssh and the background copy of -f see it too)
+    let monitorText = line.monitor
+    if (monitorText === undefined) {
+      const port = chooseMonitorPort()
+      if (port === undefined) return fail(NO_FREE_PORT)
+      env.AUTOSSH_PORT = monitorText = String(port)
+    }
 
     if (settings.logFile !== undefined) {
       try {
@@ -71,7 +81,7 @@ export const main = async (argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     }
 
     // after the log file is open, as 1.4g: a bad -M is in the log too
-    const spec = parseMonitorSpec(line.monitor)
+    const spec = parseMonitorSpec(monitorText)
     if (!spec.ok) return fail(spec.error)
     const monitorSpec = spec.spec
 
@@ -80,6 +90,10 @@ export const main = async (argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     if (netTimeout < NET_TIMEOUT_MS) say(`short poll time: adjusting net timeouts to ${netTimeout}`)
 
     if (line.daemon && readyFd === undefined) {
+      // told to exit while starting (signals on their way arrive first): as 1.4g killed
+      // before its fork, no background copy
+      await new Promise(resolve => setImmediate(resolve))
+      if (takeEarlySignals().some(s => s !== 'SIGHUP' && s !== 'SIGUSR1')) return 1
       // the log file was opened here; the background copy opens it again from /
       const childEnv = settings.logFile === undefined ? env : { ...env, AUTOSSH_LOGFILE: resolve(settings.logFile) }
       const complaint = await detach(argv, childEnv)
@@ -111,7 +125,7 @@ export const main = async (argv: readonly string[], env: NodeJS.ProcessEnv): Pro
 
     let reporter: Reporter
     try {
-      reporter = createReporter({ env, statusFile: settings.statusFile, monitor: line.monitor, onError: m => log.log(LOG_WARNING, m) })
+      reporter = createReporter({ env, statusFile: settings.statusFile, monitor: monitorText, onError: m => log.log(LOG_WARNING, m) })
     } catch (err) {
       return fail(`cannot open status file "${settings.statusFile}": ${strerror(err)}`)
     }

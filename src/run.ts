@@ -2,6 +2,7 @@
 // exit and probe results into events, and carries out the actions that come
 // back. Every child, timer and socket started here is stopped here.
 import { constants } from 'node:os'
+import { takeEarlySignals } from './early.js'
 import { LOG_DEBUG } from './log/levels.js'
 import type { Logger } from './log/logger.js'
 import type { Monitor } from './monitor/probe.js'
@@ -179,5 +180,7 @@ export const run = (o: RunOptions): Promise<0 | 1> =>
       }
     }
 
+    // signals that came during start-up, before the handlers above, come first
+    for (const s of takeEarlySignals()) onSignal(s)
     dispatch({ type: 'begin' })
   })

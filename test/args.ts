@@ -8,6 +8,7 @@ const argvFor = (argv: string[], envPort?: string, flavor?: Flavor): string[] | 
   const line = readCommandLine(argv, envPort, flavor)
   if (line.action === 'usage' && line.complaint) return line.complaint
   if (line.action !== 'run') return line.action
+  if (line.monitor === undefined) return 'no monitor port'
   const spec = parseMonitorSpec(line.monitor)
   if (!spec.ok) return spec.error
   return sshArgs(line.tokens, forwards(spec.spec), flavor)
@@ -33,7 +34,18 @@ t.test('AUTOSSH_PORT beats -M; its forwards come first', async t => {
   t.same(argvFor(['-M', '30000', '-N', 'host'], '20000'), [...PAIR, '-N', 'host'])
   t.same(argvFor(['-N', '-M30000', 'host'], '20000'), [...PAIR, '-N', 'host'])
   t.same(argvFor(['-N', 'host'], '0'), ['-N', 'host'])
-  t.same(argvFor(['-N', 'host'], ''), 'usage', 'an empty AUTOSSH_PORT is unset')
+  t.same(argvFor(['-N', 'host'], ''), 'no monitor port', 'an empty AUTOSSH_PORT is unset')
+})
+
+t.test('neither -M nor AUTOSSH_PORT: a run without a monitor port (main picks one); no host: usage', async t => {
+  t.same(argvFor(['-N', 'host']), 'no monitor port')
+  t.same(argvFor(['host'], undefined), 'no monitor port')
+  // getopt decides, not the look of the words (the wrapper's regular expression sees -M here)
+  t.same(argvFor(['--', '-M', '5', 'host']), 'no monitor port', '-M after -- is ssh\'s')
+  t.same(argvFor(['-o', '-M 5', 'host']), 'no monitor port', '-M inside an argument is not one')
+  t.same(argvFor([]), 'usage')
+  t.same(argvFor(['-N']), 'usage')
+  t.same(argvFor(['-M', '0']), 'usage')
 })
 
 t.test('-f is autossh\'s wherever it stands, never inside an argument', async t => {
@@ -80,10 +92,10 @@ t.test('version, usage', async t => {
   t.same(readCommandLine(['-M', '0', 'h', '-V'], undefined), { action: 'version' })
   t.same(readCommandLine(['-V', '-Z'], undefined), { action: 'version' })
   t.same(readCommandLine(['-Z', '-V'], undefined), { action: 'usage', complaint: "autossh: invalid option -- 'Z'" })
-  t.same(readCommandLine(['host'], undefined), { action: 'usage' })
+  t.match(readCommandLine(['host'], undefined), { action: 'run', monitor: undefined }, 'no -M: a port is picked')
   t.same(readCommandLine(['-M', '0'], undefined), { action: 'usage' })
   t.same(readCommandLine(['-M', '0', '--'], undefined), { action: 'usage' })
-  t.same(readCommandLine(['--', '-M', '0', 'host'], undefined), { action: 'usage' })
+  t.match(readCommandLine(['--', '-M', '0', 'host'], undefined), { action: 'run', monitor: undefined }, 'after --, -M is ssh\'s')
   t.equal(readCommandLine(['-M', '0', '--', 'host'], undefined).action, 'run')
 })
 

@@ -33,6 +33,8 @@ import { IN_NAMESPACE, RECEIVER } from './helpers/devlog.js'
 import { freePortPair } from './world/index.js'
 
 const AUTOSSH_14G = '/usr/lib/autossh/autossh'
+/** Debian's wrapper: picks a port when neither -M nor AUTOSSH_PORT is given, then runs 1.4g */
+const WRAPPER = '/usr/bin/autossh'
 const skip = existsSync(AUTOSSH_14G)
   ? false
   : `${AUTOSSH_14G} is missing (apt-get install autossh): no differential test against autossh 1.4g`
@@ -204,7 +206,14 @@ interface Outcome {
   ms: number
 }
 
-const runOne = async (which: 'theirs' | 'ours', args: string[], env: Env, plan: string[], background: boolean): Promise<Outcome> => {
+const runOne = async (
+  which: 'theirs' | 'ours',
+  args: string[],
+  env: Env,
+  plan: string[],
+  background: boolean,
+  theirProgram = AUTOSSH_14G,
+): Promise<Outcome> => {
   const f = new Stand(plan)
   const began = Date.now()
   let receiver: ChildProcess | undefined
@@ -228,9 +237,9 @@ const runOne = async (which: 'theirs' | 'ours', args: string[], env: Env, plan: 
       await waitFor(() => existsSync(`${f.syslog}.ready`), 5000, 'the syslog receiver')
       command = [process.execPath, CLI, ...args]
     } else if (namespace) {
-      command = ['unshare', '-m', 'sh', '-c', IN_NAMESPACE, 'sh', f.syslog, AUTOSSH_14G, ...args]
+      command = ['unshare', '-m', 'sh', '-c', IN_NAMESPACE, 'sh', f.syslog, theirProgram, ...args]
       merged.RECEIVER = RECEIVER
-    } else command = [AUTOSSH_14G, ...args]
+    } else command = [theirProgram, ...args]
     // detached: a session of its own, as 1.4g's is in the namespace; tied: it dies with the test
     command = tied(command)
     const child = spawn(command[0]!, command.slice(1), {
@@ -307,6 +316,8 @@ interface Case {
   background?: boolean
   /** something else listens on $P+1 meanwhile */
   hold?: boolean
+  /** theirs is Debian's wrapper, /usr/bin/autossh */
+  wrapper?: boolean
   name?: string
 }
 
@@ -358,7 +369,7 @@ const runCase = async (c: Case): Promise<Pair> => {
   const plan = c.plan ?? ['0']
   const held = c.hold ? net.createServer() : undefined
   if (held) await new Promise<void>(resolve => held.listen(Number(fill(c, '$P')) + 1, '127.0.0.1', resolve))
-  const theirs = await runOne('theirs', args, env, plan, !!c.background)
+  const theirs = await runOne('theirs', args, env, plan, !!c.background, c.wrapper ? WRAPPER : AUTOSSH_14G)
   const ours = await runOne('ours', args, env, plan, !!c.background)
   if (held) await new Promise(resolve => held.close(resolve))
   if (process.env.COMPAT_TIMES) console.error(`${theirs.ms}\t${ours.ms}\t${nameOf(c)}`)
@@ -482,11 +493,43 @@ t.test('AUTOSSH_PORT without -M', { skip }, async t => {
     { args: ['host'], env: { AUTOSSH_PORT: '$P:7' } },
     { args: ['host', '-N'], env: { AUTOSSH_PORT: '$P' } },
     { args: ['-p', '22', 'host'], env: { AUTOSSH_PORT: '$P' } },
-    { args: ['host'], env: { AUTOSSH_PORT: '' } },
     { args: ['host'], env: { AUTOSSH_PORT: 'abc' } },
     { args: ['host'], env: { AUTOSSH_PORT: '70000' } },
   ])
   for (const p of pairs) compare(t, p)
+})
+
+/** the port a program picked (the first start's -L), and the outcome with it written $PICK */
+const picked = (o: Outcome): { port: number; masked: Outcome } => {
+  const m = /^(\d+):127\.0\.0\.1:(\d+)$/.exec(o.runs[0]?.[1] ?? '')
+  const port = m && m[1] === m[2] ? Number(m[1]) : NaN
+  const mask = (s: string) => s.replace(/\d+/g, n => (Number(n) === port ? '$PICK' : Number(n) === port + 1 ? '$PICK+1' : n))
+  const masked = { ...o, runs: o.runs.map(r => r.map(mask)), log: o.log.map(mask), syslog: o.syslog?.map(mask) ?? null, stderr: mask(o.stderr) }
+  return { port, masked }
+}
+
+const noWrapper = !skip && !existsSync(WRAPPER) && `${WRAPPER} (Debian's wrapper) is missing`
+
+t.test('neither -M nor AUTOSSH_PORT: as Debian\'s wrapper, the picked port masked', { skip: skip || noWrapper }, async t => {
+  const cases: Case[] = [
+    { args: ['-N', 'host'] },
+    { args: ['host'], env: { AUTOSSH_PORT: '' } },
+    { args: ['-N', 'host', '-L', '1:h:2', 'uptime'] },
+    { args: ['host'], plan: ['255', 'kill:TERM', '0'] },
+    { args: ['host'], env: { AUTOSSH_POLL: '5' } },
+    { args: ['host'], env: { AUTOSSH_LOGFILE: undefined } },
+    { args: ['host'], env: { AUTOSSH_DEBUG: '1', AUTOSSH_LOGFILE: undefined } },
+    { args: ['-f', '-N', 'host'], background: true },
+    { args: [] },
+  ]
+  const pairs = await runAll(cases.map(c => ({ ...c, wrapper: true, name: `wrapper: ${nameOf(c)}` })))
+  for (const p of pairs) {
+    const [ours, theirs] = [picked(p.ours), picked(p.theirs)]
+    if (p.c.args.length > 0)
+      for (const [who, x] of [['ours', ours], ['the wrapper', theirs]] as const)
+        t.ok(x.port >= 0x8000 && x.port < 65535, `${p.name}: ${who} picked a pair from 32768 up (${x.port})`)
+    compare(t, { ...p, ours: ours.masked, theirs: theirs.masked })
+  }
 })
 
 t.test('environment values, good, odd and bad', { skip }, async t => {
@@ -672,7 +715,7 @@ t.test('usage and bad options: the same status, no ssh, usage on stderr', { skip
   const pairs = await runAll(
     [
       ['-M', '0'],
-      ['host'],
+      ['-N'],
       ['-M'],
       ['-Z', '-M', '0', 'host'],
       ['-M', '0', 'host', 'ls', '-l'],
@@ -680,7 +723,6 @@ t.test('usage and bad options: the same status, no ssh, usage on stderr', { skip
       ['-M', '0', '-p'],
       ['-M', '0', 'host', '-u'],
       ['-M', '0', '-L'],
-      ['--', '-M', '0', 'host'],
     ].map(args => ({ args })),
   )
   for (const p of pairs) {
@@ -744,6 +786,14 @@ t.test('where we differ on purpose (DIFFERENCES FROM AUTOSSH 1.4G)', { skip }, a
     const q = Number(fill(both.c, '$Q'))
     t.same(both.ours.runs, [[...forwards(q), 'host']], `${both.name}: ours, the forwards of AUTOSSH_PORT`)
     t.same(both.theirs.runs, [[...theirs, 'host']], `${both.name}: 1.4g, those of -M`)
+  }
+
+  // the wrapper looks for -M with a regular expression; ours asks getopt, so -M after -- is ssh's
+  if (!noWrapper) {
+    const [after] = await runAll([{ args: ['--', '-M', '0', 'host'], wrapper: true, name: 'wrapper: -- -M 0 host' }])
+    const q = picked(after!.ours).port
+    t.same(after!.ours.runs, [[...forwards(q), '-M', '0', 'host']], '-M after --: ours picks a port, -M 0 goes to ssh')
+    t.same([after!.theirs.status, after!.theirs.runs], [1, []], '-M after --: the wrapper takes it for a monitor port, 1.4g prints the usage')
   }
 
   // -V

@@ -1,0 +1,29 @@
+// package.json: `npm ci` from a fresh clone must be quiet. npm 11 warns about
+// every dependency whose install script package.json's allowScripts does not
+// decide (and later npm versions skip them), so each one in the lockfile is
+// decided there.
+import t from 'tap'
+import { readFileSync } from 'node:fs'
+
+const read = (name: string) => JSON.parse(readFileSync(new URL(`../${name}`, import.meta.url), 'utf8'))
+const pkg = read('package.json') as { allowScripts?: Record<string, boolean> }
+const lock = read('package-lock.json') as { packages: Record<string, { hasInstallScript?: boolean }> }
+
+/** `node_modules/a/node_modules/@b/c` is @b/c */
+const nameOf = (path: string) => path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length)
+
+const withScripts = Object.entries(lock.packages)
+  .filter(([path, p]) => path !== '' && p.hasInstallScript)
+  .map(([path]) => nameOf(path))
+
+t.test('every dependency with an install script is decided in allowScripts', async t => {
+  t.ok(withScripts.length > 0, 'the lockfile has some (esbuild)')
+  for (const name of withScripts) t.type(pkg.allowScripts?.[name], 'boolean', name)
+})
+
+t.test('esbuild runs without its postinstall: its binary comes as an optional dependency', async t => {
+  // install.js only checks the binary and links it over the JS shim in bin/esbuild
+  t.equal(pkg.allowScripts?.esbuild, false)
+  const optional = Object.keys(lock.packages).filter(p => p.startsWith('node_modules/@esbuild/linux-'))
+  t.ok(optional.length > 0, 'the lockfile has the Linux binaries')
+})

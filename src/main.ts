@@ -4,7 +4,7 @@ import type { Server } from 'node:net'
 import { ipv6Only, readCommandLine, sshArgs } from './args.js'
 import { detach, READY, report, takeReadyFd } from './daemon.js'
 import { takeEarlySignals } from './early.js'
-import { LOG_INFO, LOG_WARNING } from './log/levels.js'
+import { LOG_DEBUG, LOG_INFO, LOG_WARNING } from './log/levels.js'
 import { Logger } from './log/logger.js'
 import { SYSLOG_SOCKET, syslogTarget } from './log/syslog.js'
 import { fileTarget, writeAll } from './log/targets.js'
@@ -22,6 +22,9 @@ import { hear } from './ssh-says.js'
 import { netTimeoutMs, NET_TIMEOUT_MS, readSettings } from './settings.js'
 import { strerror } from './strerror.js'
 import { startTracing } from './trace.js'
+
+/** how many picked monitor ports may turn out taken before autossh gives up */
+const PICK_AGAIN = 5
 
 /** what happens to this machine: its network changing, a wake from suspend */
 const WORLD_EVENTS: readonly EventSource[] = [
@@ -66,6 +69,7 @@ export const main = async (argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     // neither -M nor AUTOSSH_PORT: Debian's wrapper picks a free pair and sets AUTOSSH_PORT
     // (ssh and the background copy of -f see it too)
     let monitorText = line.monitor
+    const picked = monitorText === undefined
     if (monitorText === undefined) {
       const port = chooseMonitorPort()
       if (port === undefined) return fail(NO_FREE_PORT)
@@ -83,7 +87,7 @@ export const main = async (argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     // after the log file is open, as 1.4g: a bad -M is in the log too
     const spec = parseMonitorSpec(monitorText)
     if (!spec.ok) return fail(spec.error)
-    const monitorSpec = spec.spec
+    let monitorSpec = spec.spec
 
     if (monitorSpec.mode === 'off') say('port set to 0, monitoring disabled')
     const netTimeout = netTimeoutMs(settings.pollTime)
@@ -105,11 +109,18 @@ export const main = async (argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     // with -6 ssh listens on ::1 only, and 127.0.0.1 would be refused at every probe
     const host = settings.monitorHost ?? (ipv6Only(line.tokens, settings.sshFlavor) ? MONITOR_HOST_IPV6 : MONITOR_HOST)
     if (monitorSpec.mode === 'pair') {
-      const readPort = monitorSpec.port + 1
-      try {
-        listener = await listen(readPort, host)
-      } catch (err) {
-        return fail(`bind on ${hostPort(host, readPort)}: ${strerror(err)}`)
+      for (let tries = 1; listener === undefined; tries++) {
+        const readPort = monitorSpec.port + 1
+        try {
+          listener = await listen(readPort, host)
+        } catch (err) {
+          // a port we picked, taken since /proc said it was free: pick again (the wrapper just fails)
+          const port = picked && (err as NodeJS.ErrnoException).code === 'EADDRINUSE' && tries < PICK_AGAIN ? chooseMonitorPort() : undefined
+          if (port === undefined) return fail(`bind on ${hostPort(host, readPort)}: ${strerror(err)}`)
+          log.log(LOG_DEBUG, `picked monitor port ${monitorSpec.port} taken meanwhile; trying ${port}`)
+          env.AUTOSSH_PORT = monitorText = String(port)
+          monitorSpec = { mode: 'pair', port }
+        }
       }
     }
 

@@ -89,7 +89,8 @@ export const createReporter = (o: ReporterOptions): Reporter => {
     state(state, d = {}) {
       if (closed) return
       const at = now()
-      if (state !== s.state) {
+      const entering = state !== s.state
+      if (entering) {
         s.state = state
         s.since = iso(at)
       }
@@ -98,7 +99,8 @@ export const createReporter = (o: ReporterOptions): Reporter => {
       if (d.reason !== undefined) s.last_failure = { at: iso(at), reason: d.reason }
       const fields: Record<string, string> = {}
       if (state === 'up' && !ready) fields.READY = '1'
-      if (state === 'stopping') fields.STOPPING = '1'
+      // once: the machine says stopping when it tells ssh to go, and again when it exits
+      if (state === 'stopping' && entering) fields.STOPPING = '1'
       ready ||= state === 'up'
       publish(fields)
     },

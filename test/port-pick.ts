@@ -141,3 +141,31 @@ t.test('every pair busy: the fallback, then "unable to find a suitable tunnel po
   t.equal(none.stdout, '')
   t.same(s.lines(), [], 'no ssh')
 })
+
+// bound but not listening, a socket holds its port without showing in /proc/net/tcp:
+// every pick looks free and is not, as when another program takes it in between
+const BIND_ONLY = `
+import resource, socket, subprocess, sys
+hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+held = []
+for p in range(32768, 65536):
+    s = socket.socket()
+    s.bind(("127.0.0.1", p))
+    held.append(s)
+sys.exit(subprocess.run(sys.argv[1:]).returncode)
+`
+
+t.test('a picked port taken between the look and the bind: picked again, a few times, then the bind error', { skip: hold }, async t => {
+  const s = standIn(t)
+  const r = spawnSync('unshare', ['-n', 'python3', '-c', BIND_ONLY, process.execPath, CLI, '-N', 'host'], {
+    env: { PATH: process.env.PATH, AUTOSSH_PATH: s.ssh, AUTOSSH_GATETIME: '0', AUTOSSH_SYSLOG_SOCKET: '/nonexistent/log', AUTOSSH_DEBUG: '1' },
+    encoding: 'utf8',
+    timeout: 60000,
+  })
+  t.equal(r.status, 1)
+  t.equal(r.stderr.match(/picked monitor port \d+ taken meanwhile; trying \d+/g)?.length, 4, 'four more picks')
+  t.match(r.stderr, /bind on 127\.0\.0\.1:\d+: Address already in use\n$/, 'then the bind error')
+  t.same(s.lines(), [], 'no ssh')
+})

@@ -23,9 +23,20 @@ t.test('defaults', async t => {
     message: '',
     maxLifetime: 0,
     probeConnection: 'keep',
+    probeDeadline: 'rtt',
+    netWatch: true,
     sshFlavor: 'openssh',
     notes: [],
   })
+})
+
+t.test('ours: AUTOSSH_PROBE_DEADLINE and AUTOSSH_NETWATCH', async t => {
+  t.equal(get({ AUTOSSH_PROBE_DEADLINE: 'fixed' }).probeDeadline, 'fixed')
+  t.equal(get({ AUTOSSH_PROBE_DEADLINE: '' }).probeDeadline, 'rtt', 'empty is unset')
+  t.equal(get({ AUTOSSH_NETWATCH: 'off' }).netWatch, false)
+  t.equal(get({ AUTOSSH_NETWATCH: 'on' }).netWatch, true)
+  t.equal(read({ AUTOSSH_PROBE_DEADLINE: 'slow' }), 'invalid probe deadline "slow" (rtt or fixed)')
+  t.equal(read({ AUTOSSH_NETWATCH: '0' }), 'invalid network watch "0" (on or off)')
 })
 
 t.test('values', async t => {

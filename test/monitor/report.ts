@@ -62,6 +62,8 @@ t.test('READY once up, STATUS down while down, WATCHDOG at the asked rate, the s
   tun.autossh.child.kill('SIGTERM')
   t.equal(await tun.autossh.done, 1)
   await waitFor(() => sent('STOPPING').length, 5000, 'STOPPING=1')
+  await sleep(300)
+  t.equal(sent('STOPPING').length, 1, 'STOPPING=1 once')
   t.notOk(existsSync(file), 'the status file is gone')
   t.same(helpers.filter(pid => existsSync(`/proc/${pid}`)), [], 'nothing of ours left')
 })

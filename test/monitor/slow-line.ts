@@ -7,7 +7,7 @@ import { sleep, waitFor } from '../helpers/autossh.js'
 import { count, startTunnel, type Tunnel } from '../helpers/tunnel.js'
 import { makeWorld, netnsAvailable, type World } from '../world/index.js'
 
-const RUN_MS = 25000
+const RUN_MS = 20000
 const env = { AUTOSSH_POLL: '10', AUTOSSH_FIRST_POLL: '10' }
 
 /** watch a tunnel for a while: how often ssh started, how many user checks failed */

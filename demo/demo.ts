@@ -3,18 +3,23 @@
 // a target service (the end-to-end tests' world); autossh carries a forward
 // to the target through it, the link is cut, and the demo narrates what
 // happens, with timings. Echo mode always; port-pair mode too where a network
-// namespace can be made (root). Everything it starts, it stops, however it
-// ends: done, failed, Ctrl-C, SIGTERM or SIGHUP.
-import { spawn, type ChildProcess } from 'node:child_process'
-import { readdirSync, readFileSync, existsSync } from 'node:fs'
-import { join } from 'node:path'
+// namespace can be made (root). Alongside the log, what autossh tells a
+// machine: its status file, and the notifications a stand-in for systemd
+// receives. Everything it starts, it stops, however it ends: done, failed,
+// Ctrl-C, SIGTERM or SIGHUP.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { readdirSync, readFileSync, existsSync, watch, type FSWatcher } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { LogTail } from '../test/helpers/logtail.js'
+import { notifyReceiver, type Receiver } from '../test/helpers/notify-receiver.js'
 import { freePort, freePortPair, makeWorld, netnsAvailable, talk, type World } from '../test/world/index.js'
 
 const CLI = fileURLToPath(new URL('../dist/cli.cjs', import.meta.url))
 const POLL = 5
 const FIRST_POLL = 2
+/** systemd's WatchdogSec=4: autossh is to say WATCHDOG=1 every 2 s */
+const WATCHDOG_S = 4
 
 // ---- output ----------------------------------------------------------------
 
@@ -25,6 +30,8 @@ const bold = paint('1')
 const green = paint('32')
 const yellow = paint('33')
 const red = paint('31')
+const magenta = paint('35')
+const cyan = paint('36')
 
 let stopping = false
 let t0 = Date.now()
@@ -52,6 +59,9 @@ const worlds = new Set<World>()
 const pendingWorlds = new Set<Promise<World>>()
 const running = new Set<Autossh>()
 const tails = new Set<LogTail>()
+const receivers = new Set<Receiver>()
+const pendingReceivers = new Set<Promise<Receiver>>()
+const watchers = new Set<Watcher>()
 
 const alive = (pid: number): boolean => {
   try {
@@ -80,6 +90,29 @@ const newWorld = async (netns: boolean): Promise<World> => {
 const closeWorld = async (w: World) => {
   worlds.delete(w)
   await w.close()
+}
+
+let python: boolean | undefined
+/** the stand-in for systemd is a python3 child */
+const pythonAvailable = (): boolean =>
+  (python ??= spawnSync('python3', ['-c', ''], { stdio: 'ignore', timeout: 5000 }).status === 0)
+
+const newReceiver = async (): Promise<Receiver> => {
+  if (stopping) throw new Stopped()
+  const p = notifyReceiver()
+  pendingReceivers.add(p)
+  try {
+    const rx = await p
+    receivers.add(rx)
+    return rx
+  } finally {
+    pendingReceivers.delete(p)
+  }
+}
+
+const closeReceiver = async (rx: Receiver) => {
+  receivers.delete(rx)
+  await rx.close()
 }
 
 // ---- autossh, and its log ----------------------------------------------------
@@ -119,6 +152,13 @@ const launch = (args: string[], env: Record<string, string>): Autossh => {
   return a
 }
 
+/** poll until fn is true or time runs out: whether it came true */
+const waitFor = async (fn: () => boolean, timeoutMs: number): Promise<boolean> => {
+  const end = Date.now() + timeoutMs
+  while (!fn() && Date.now() < end) await sleep(50)
+  return fn()
+}
+
 /** SIGTERM, then SIGKILL if it lingers past ssh's own grace time */
 const stopAutossh = async (a: Autossh, graceMs = 7000): Promise<number | string> => {
   if (a.status !== undefined) return a.status
@@ -139,6 +179,136 @@ const until = async <T>(a: Autossh, fn: () => T | Promise<T>, timeoutMs: number,
     if (a.status !== undefined) throw new Error(`autossh exited (${a.status}) while waiting for ${what}${a.stderr() ? `:\n${a.stderr()}` : ''}`)
     if (Date.now() > end) throw new Error(`gave up waiting for ${what} after ${secs(timeoutMs)}${a.stderr() ? `; autossh and ssh said:\n${a.stderr().trimEnd()}` : ''}`)
     await sleep(50)
+  }
+}
+
+// ---- what autossh tells a machine: the status file, and systemd -------------
+
+interface StatusDoc {
+  state: string
+  ssh_pid: number | null
+  last_probe: { ok: boolean; rtt_ms: number | null } | null
+  last_failure: { reason: string } | null
+}
+
+/** the status file's lines the demo shows, as this would print them */
+const JQ = `jq -c '{state, ssh_pid, rtt_ms: .last_probe.rtt_ms, failure: .last_failure.reason}'`
+const view = (d: StatusDoc) =>
+  JSON.stringify({ state: d.state, ssh_pid: d.ssh_pid, rtt_ms: d.last_probe?.rtt_ms ?? null, failure: d.last_failure?.reason ?? null })
+
+/**
+ * Reads the status file whenever its directory changes (and every 50 ms), and
+ * the receiver's datagrams, and says what is new: each view of the file that
+ * differs from the last, each notification that says something new. STATUS=
+ * lines that differ only in their numbers (ages, rtt: refreshed on each probe
+ * and watchdog tick) and WATCHDOG=1 are counted, and said as one line when
+ * something new comes, or at the end. The log tail is read first, so that
+ * autossh's log line comes before what it told the file and systemd.
+ */
+class Watcher {
+  /** the status file as last read; undefined before it is written and once it is gone */
+  doc: StatusDoc | undefined
+  /** every state the file was seen in, in order */
+  readonly states: string[] = []
+  /** every notification's fields, as handled */
+  readonly told: Record<string, string>[] = []
+  /** when each WATCHDOG=1 arrived (wall clock, ms) */
+  readonly dogs: number[] = []
+  /** the last STATUS= systemd got */
+  status = ''
+  private shown: string | undefined
+  private handled = 0
+  private shape: string | undefined
+  private quietDogs = 0
+  private quietRefreshes = 0
+  private timer: NodeJS.Timeout
+  private fsw: FSWatcher | undefined
+
+  constructor(
+    private file: string,
+    private rx: Receiver | undefined,
+    private tail: LogTail,
+  ) {
+    this.timer = setInterval(() => this.check(), 50)
+    try {
+      this.fsw = watch(dirname(file), () => this.check())
+      this.fsw.on('error', () => {})
+    } catch {
+      // no inotify: the timer alone
+    }
+  }
+
+  check(): void {
+    this.tail.pump()
+    this.readFile()
+    this.readMessages()
+  }
+
+  private readFile(): void {
+    let d: StatusDoc
+    try {
+      d = JSON.parse(readFileSync(this.file, 'utf8')) as StatusDoc
+    } catch {
+      // not written yet, or gone (it is replaced by rename, so never half-written)
+      if (this.doc) say(magenta(`  status file: gone`))
+      this.doc = undefined
+      return
+    }
+    this.doc = d
+    const v = view(d)
+    if (v === this.shown) return
+    if (d.state !== this.states.at(-1)) this.states.push(d.state)
+    this.shown = v
+    say(magenta(`  status file: ${v}`))
+  }
+
+  private readMessages(): void {
+    if (!this.rx) return
+    const all = this.rx.messages()
+    for (const { fields } of all.slice(this.handled)) {
+      this.told.push(fields)
+      if ('WATCHDOG' in fields) {
+        this.dogs.push(Date.now())
+        this.quietDogs++
+      }
+      const news = Object.entries(fields)
+        .filter(([k]) => k !== 'WATCHDOG' && k !== 'STATUS')
+        .map(([k, v]) => `${k}=${v}`)
+      if (fields.STATUS !== undefined) {
+        this.status = fields.STATUS
+        const shape = fields.STATUS.replace(/\d+/g, '#')
+        if (news.length || shape !== this.shape) news.push(`STATUS="${fields.STATUS}"`)
+        else this.quietRefreshes++
+        this.shape = shape
+      }
+      if (news.length) {
+        this.flush()
+        say(cyan(`  systemd got: ${news.join(' ')}`))
+      }
+    }
+    this.handled = all.length
+  }
+
+  /** say the WATCHDOG=1 and refreshed STATUS= counted since the last line */
+  flush(): void {
+    const parts = [
+      this.quietDogs ? `WATCHDOG=1 x${this.quietDogs}` : '',
+      this.quietRefreshes ? `STATUS= with new numbers x${this.quietRefreshes}` : '',
+    ].filter(Boolean)
+    if (parts.length) say(dim(cyan(`  systemd got: ${parts.join(', ')}`)))
+    this.quietDogs = this.quietRefreshes = 0
+  }
+
+  /** a notification with this field (and value) has been said */
+  got(key: string, value?: RegExp): boolean {
+    return this.told.some(f => key in f && (!value || value.test(f[key]!)))
+  }
+
+  stop(): void {
+    clearInterval(this.timer)
+    this.fsw?.close()
+    this.check()
+    this.flush()
   }
 }
 
@@ -172,13 +342,17 @@ const demo = async (mode: 'echo' | 'pair') => {
   const spec = mode === 'pair' ? String(port) : `${port}:${w.echoPort}`
   const forward = `${userPort}:127.0.0.1:${w.targetPort}`
   const log = join(w.dir, 'autossh.log')
-  const env = {
+  const statusFile = join(w.dir, 'status.json')
+  const rx = pythonAvailable() ? await newReceiver() : undefined
+  const env: Record<string, string> = {
     AUTOSSH_PATH: '/usr/bin/ssh',
     AUTOSSH_POLL: String(POLL),
     AUTOSSH_FIRST_POLL: String(FIRST_POLL),
     AUTOSSH_GATETIME: '0',
     AUTOSSH_LOGLEVEL: '7',
     AUTOSSH_LOGFILE: log,
+    AUTOSSH_STATUSFILE: statusFile,
+    ...(rx && { NOTIFY_SOCKET: rx.socket, WATCHDOG_USEC: String(WATCHDOG_S * 1e6) }),
   }
   const host = w.host
   const args = ['-M', spec, '-N', '-L', forward, ...w.sshOptions, host]
@@ -194,6 +368,15 @@ const demo = async (mode: 'echo' | 'pair') => {
     more(`every ${POLL} s autossh sends a test line through it and waits for it to come back.`)
   }
   more(`-L ${forward}: the user's forward, to the target service.`)
+  if (mode === 'echo') {
+    more(`AUTOSSH_STATUSFILE: autossh keeps the tunnel's state there as JSON; "status file" lines show`)
+    more(`each change as \`${JQ} status.json\` would:`)
+    if (rx) {
+      more(`NOTIFY_SOCKET: a stand-in for systemd receives autossh's notifications there, and`)
+      more(`WATCHDOG_USEC=${WATCHDOG_S * 1e6} (WatchdogSec=${WATCHDOG_S}) asks for WATCHDOG=1 every ${WATCHDOG_S / 2} s.`)
+    }
+  } else more(`status file and systemd stand-in as before.`)
+  if (!rx) more(yellow('no python3 here: the stand-in for systemd is left out'))
 
   const tail = new LogTail(
     log,
@@ -203,6 +386,8 @@ const demo = async (mode: 'echo' | 'pair') => {
     50,
   )
   tails.add(tail)
+  const told = new Watcher(statusFile, rx, tail)
+  watchers.add(told)
   const a = launch(args, env)
 
   // the forward works
@@ -210,10 +395,18 @@ const demo = async (mode: 'echo' | 'pair') => {
   await until(a, async () => (await hello()) === 'ok hello', 20000, 'the forward')
   say(green(`forward 127.0.0.1:${userPort} works: sent "hello", got "ok hello"`))
   const firstPid = (await until(a, () => tail.sshPids()[0], 5000, 'the ssh pid'))!
-  // cut just after a passed test, so that the silence lasts until the next one
-  const seen = tail.find(m => m === 'connection ok')
-  const okAt = await until(a, () => tail.find(m => m === 'connection ok', seen + 1) + 1, 20000, 'a passed test')
-  say(`the monitor's test passed; the next one is due in ${POLL} s`)
+  // up: an early test passed; the status file and systemd hear it with the log
+  const upAt = await until(a, () => tail.find(m => m.startsWith('tunnel up')) + 1, 20000, 'the tunnel to be up')
+  await until(a, () => told.doc?.state === 'up' && (!rx || told.got('READY')), 5000, 'the status file and READY=1')
+  say(green(`up: an early test got through, ${rx ? 'and only now is systemd told READY=1' : 'and the status file says so'}`))
+  if (rx) more(green(`(units ordered after this one start once the forward really works)`))
+  if (mode === 'echo') {
+    more(`the whole status file now (jq . status.json):`)
+    for (const line of JSON.stringify(told.doc, null, 2).split('\n')) more(dim(`  ${line}`))
+  }
+  // cut just after the first regular test, so that the silence lasts until the next one
+  const okAt = await until(a, () => tail.find(m => m === 'connection ok', upAt) + 1, (FIRST_POLL + 5) * 1000, 'a passed test')
+  say(`a regular test passed (the first is due ${FIRST_POLL} s after ssh starts); the next one is due in ${POLL} s`)
 
   // the cut
   w.link.cut()
@@ -228,6 +421,14 @@ const demo = async (mode: 'echo' | 'pair') => {
   // the monitor notices
   const downAt = await until(a, () => tail.find(m => m === 'port down, restarting ssh', okAt) + 1, 30000, 'the monitor to notice')
   say(red(`the monitor noticed, ${sinceCut()} after the cut: its test line, due ${POLL} s after the cut, did not come back`))
+  await until(a, () => told.doc?.state !== 'up', 5000, 'the status file to leave up')
+  // the file is replaced, not appended to: a reader can miss a state that lasts a few ms
+  const fileSays = told.states.includes('down') ? 'the status file says down' : `the status file says ${told.doc?.state}`
+  if (rx) {
+    await until(a, () => told.got('STATUS', /^down/), 5000, 'STATUS=down')
+    more(`${fileSays}, systemd's STATUS= says down, both say why; WATCHDOG=1 kept coming through`)
+    more(`the silence: it vouches for autossh's own loop, not for the tunnel (systemd restarts an autossh that hangs)`)
+  } else more(`${fileSays}, and why`)
   await until(a, () => !alive(firstPid), 10000, 'the old ssh to go')
   say(`the stuck ssh ${firstPid} is gone, ${sinceCut()} after the cut`)
   const newPid = await until(a, () => tail.sshPids().find(p => p !== firstPid), 10000, 'a new ssh')
@@ -243,13 +444,28 @@ const demo = async (mode: 'echo' | 'pair') => {
   more(green(`${secs(Date.now() - restoredAt)} after the restore, ${sinceCut()} after the cut`))
   await until(a, () => tail.find(m => m === 'connection ok', downAt) >= 0, (FIRST_POLL + POLL + 5) * 1000, 'a passed test on the new ssh')
   say(`the monitor's test passes again through ssh ${newPid}`)
+  await until(a, () => told.doc?.state === 'up' && told.doc.ssh_pid === newPid && (!rx || /^up/.test(told.status)), 5000, 'the status file and STATUS= to say up again')
+  more(`the status file says up again, with ssh ${newPid}${rx ? `; systemd's STATUS= too, and no second READY=1: it is said once` : ''}`)
 
   // the end
   say('stopping autossh with SIGTERM')
   const status = await stopAutossh(a)
+  if (rx) await waitFor(() => (told.check(), told.got('STOPPING')), 2000)
+  told.stop()
+  watchers.delete(told)
   tail.stop()
   tails.delete(tail)
   say(`autossh exited with status ${status}`)
+  if (existsSync(statusFile)) say(red(`the status file ${statusFile} is still there`))
+  else say(`the status file is gone: autossh removes it on the way out`)
+  if (rx) {
+    const dogs = told.dogs
+    const every = dogs.length > 1 ? `, one every ${secs((dogs.at(-1)! - dogs[0]!) / (dogs.length - 1))}` : ''
+    const readies = told.told.filter(f => 'READY' in f).length
+    if (told.got('STOPPING')) say(`systemd got STOPPING=1 on the way out; before it, READY=1 ${readies === 1 ? 'once' : `${readies} times`}, WATCHDOG=1 ${dogs.length} times${every}`)
+    else say(red('systemd never got STOPPING=1'))
+    await closeReceiver(rx)
+  }
   const pids = tail.sshPids()
   const left = pids.filter(alive)
   if (left.length === 0) say(`no ssh left behind: ${pids.map(p => `ssh ${p}`).join(', ')} ${pids.length === 1 ? 'is' : 'are'} gone`)
@@ -265,6 +481,7 @@ const cleanup = (): Promise<void> =>
   (cleaning ??= (async () => {
     stopping = true
     const sshPids = [...tails].flatMap(t => t.sshPids())
+    for (const w of [...watchers]) w.stop()
     for (const t of [...tails]) t.stop()
     await Promise.all([...running].map(a => stopAutossh(a)))
     for (const pid of sshPids)
@@ -275,7 +492,8 @@ const cleanup = (): Promise<void> =>
           // gone meanwhile
         }
     // a world being made: makeWorld cleans up itself if it fails, else close it here
-    await Promise.allSettled([...pendingWorlds])
+    await Promise.allSettled([...pendingWorlds, ...pendingReceivers])
+    for (const rx of [...receivers]) await closeReceiver(rx).catch(() => {})
     for (const w of [...worlds]) await closeWorld(w).catch(() => {})
   })())
 

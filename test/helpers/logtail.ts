@@ -38,7 +38,8 @@ export class LogTail {
     this.timer = setInterval(() => this.pump(), everyMs)
   }
 
-  private pump(): void {
+  /** read what is new in the file now, as the timer does every everyMs */
+  pump(): void {
     let fd: number
     try {
       fd = openSync(this.file, 'r')

@@ -33,7 +33,7 @@ export interface RunOptions {
   /** what ssh says on its stderr, recognised */
   classify?: (line: string) => Said | undefined
   /** things that happen in the world: each is started with the way in, and closed on the way out */
-  sources?: readonly EventSource[]
+  sources: readonly EventSource[]
   /** the status file and systemd */
   reporter?: Pick<Reporter, 'state' | 'probe' | 'tick' | 'tickMs'>
 }
@@ -67,7 +67,7 @@ export const run = (o: RunOptions): Promise<0 | 1> =>
 
     const onSignal = (signal: Signal) => dispatch({ type: 'signal', signal, number: constants.signals[signal] })
     for (const s of SIGNALS) process.on(s, onSignal)
-    const opened = (o.sources ?? []).map(source => source(dispatch))
+    const opened = o.sources.map(source => source(dispatch))
     // healthy: the event loop turns (this interval fires) and the probes go on: a poll
     // due long ago whose probe never ended means the loop is stuck
     let pollDue: number | undefined

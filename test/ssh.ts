@@ -210,3 +210,20 @@ c.exited.then(e => process.stdout.write(JSON.stringify({ e, lines })))`
   t.same(out.e, { code: 7, signal: null })
   t.same(out.lines, ['one', 'two', '\xff\xfe three', 'last'], 'every line, told before the exit')
 })
+
+t.test("an endless line on ssh's stderr passes through whole and is read in part", async t => {
+  const dir = scratch(t)
+  const script = join(dir, 'talk')
+  writeFileSync(script, "#!/bin/sh\nhead -c 10000 /dev/zero | tr '\\0' x >&2\necho ' end' >&2\n")
+  chmodSync(script, 0o755)
+  const { spawnSync } = await import('node:child_process')
+  const code = `import { startSsh } from ${JSON.stringify(new URL('../src/ssh.ts', import.meta.url).href)}
+const lines = []
+const c = await startSsh(${JSON.stringify(script)}, [], false, l => lines.push(l))
+c.exited.then(() => process.stdout.write(JSON.stringify(lines)))`
+  const r = spawnSync(process.execPath, [...process.execArgv, '--input-type=module', '-e', code], { encoding: 'utf8' })
+  t.equal(r.stderr, 'x'.repeat(10000) + ' end\n', 'all of it on our stderr')
+  const lines = JSON.parse(r.stdout) as string[]
+  t.equal(lines.length, 1)
+  t.ok(lines[0]!.length <= 4096 + 1024 && lines[0]!.endsWith(' end'), 'its tail, bounded, for recognising')
+})

@@ -237,6 +237,9 @@ t.test('early probes: quiet, growing apart, never fatal before the first poll; t
   ])
   t.notOk(ok.out.some(a => a.type === 'arm' && a.timer === 'poll' && a.ms === 600000), 'the first poll stays where 1.4g has it')
   t.same(drive([[0, begin], [0, spawned]], { ...plan, firstPollTime: 1 }).out.filter(l => l.startsWith('arm')), ['arm poll 1000'], 'no early probe when the first poll comes as soon')
+  t.same(drive([[2, { type: 'early' }]], plan, up).out, [], 'none once up')
+  t.same(drive([[1, { type: 'early' }], [1.5, { type: 'early' }]]).out, [], 'nor before ssh runs')
+  t.same(drive([[0, begin], [0, spawned], [1, { type: 'early' }], [1.5, { type: 'early' }]]).out.filter(l => l.startsWith('probe')), ['probe 15000 quiet'], 'one at a time')
 })
 
 t.test('once up, probes get deadlines from the measured round trip', async t => {
@@ -286,6 +289,7 @@ t.test('ssh says a remote forward failed: logged once, ssh restarted, retried at
   t.ok(healed.out.includes('log6 ssh: remote forward refused for port 2222'), 'a new outage says it again')
   t.same(drive([[5, said('local-forward-failed', 'ssh: cannot listen on local port 22883', 22883)]], plan, up).out.slice(0, 2), ['log6 ssh: cannot listen on local port 22883', 'disarm poll'])
   t.same(drive([[5, said('remote-forward-failed', 'ssh: remote forward refused')]], plan, up).out[1], 'log6 the server may still hold port ? for an older session; ClientAliveInterval in its sshd_config frees such ports', 'a port ssh did not name')
+  t.ok(drive([[5, said('remote-forward-failed', 'ssh: remote forward refused')], [5, exited(null, 15)]], plan, up).out.includes('arm wait 3000'), 'a port ssh did not name is waited for as steadily')
   const stopping = drive([[5, sig('SIGTERM', 15)], [5, said('remote-forward-failed', 'ssh: remote forward refused', 1)]], plan, up)
   t.notOk(stopping.out.includes('kill') && stopping.out.filter(l => l === 'kill').length > 1, 'an ssh on its way out is not killed twice')
 })

@@ -123,7 +123,9 @@ export class Monitor {
         clearTimeout(timer)
         this.strangers.delete(sock)
         lane = sent.lane
-        // one return connection per test connection: should another come, the old one goes
+        // one return connection per test connection (ssh opens one -R connection for each -L
+        // connection); should another ever come, the old one goes
+        /* c8 ignore next */
         lane.back?.destroy()
         lane.back = sock
         this.heard(line)
@@ -181,6 +183,8 @@ export class Monitor {
       let timer: NodeJS.Timeout | undefined
       const lines = new Map<string, Sent>()
       const finish = (r: ProbeResult, keep?: Lane) => {
+        // once only: the timer and the abort listener are gone after the first call
+        /* c8 ignore next */
         if (this.waiting !== waiting) return
         this.waiting = undefined
         clearTimeout(timer)

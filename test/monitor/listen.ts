@@ -9,7 +9,7 @@ import { freePortPair } from '../world/index.js'
 
 type Behaviour = 'loop' | 'echo' | 'swallow' | 'hangup'
 /** what a loop or echo sends back for each line: the line, the line with another nonce, or the first line it ever saw */
-type Answer = 'same' | 'mangle' | 'stale'
+type Answer = 'same' | 'mangle' | 'stale' | 'late'
 
 /** the nonce, one more */
 const mangle = (line: string) => line.replace(/ (\d+) ([^ ]*\r\n)$/, (_, nonce: string, rest: string) => ` ${BigInt(nonce) + 1n} ${rest}`)
@@ -19,6 +19,9 @@ const mangle = (line: string) => line.replace(/ (\d+) ([^ ]*\r\n)$/, (_, nonce: 
  * for each one in, as ssh's -R makes it), echo, swallow or hang up; cut() makes
  * a loop or echo swallow from then on, as a silent cut of the link does
  */
+/** how late a 'late' answer comes */
+const LATE_MS = 300
+
 const tunnel = async (t: Test, port: number, how: Behaviour, answer: Answer = 'same') => {
   let connections = 0
   let cut = false
@@ -34,7 +37,9 @@ const tunnel = async (t: Test, port: number, how: Behaviour, answer: Answer = 's
         const line = buf.slice(0, nl + 1)
         buf = buf.slice(nl + 1)
         first ??= line
-        if (!cut) to.write(answer === 'mangle' ? mangle(line) : answer === 'stale' ? first : line)
+        if (cut) continue
+        if (answer === 'late') setTimeout(() => to.write(line), LATE_MS)
+        else to.write(answer === 'mangle' ? mangle(line) : answer === 'stale' ? first : line)
       }
     })
   }
@@ -336,4 +341,31 @@ t.test('listen: a port in use is an error', async t => {
   const a = await listen(port)
   t.teardown(() => a.close())
   await t.rejects(listen(port), { code: 'EADDRINUSE' })
+})
+
+t.test('two tries: the late answer to the first counts during the second, measured from its own write', async t => {
+  const { m, port, logs } = await monitorFor(t, 'echo')
+  const tun = await tunnel(t, port, 'echo', 'late')
+  const r = await m.probe([100, 1000])
+  t.equal(r.ok, true)
+  if (r.ok) t.ok(r.rttMs >= LATE_MS - 10 && r.rttMs < LATE_MS + 200, `the first line's round trip (${Math.round(r.rttMs)} ms)`)
+  t.equal(tun.connections(), 2, 'the second try went on a fresh connection')
+  t.ok(logs.includes('7 no answer in 100 ms, trying again on a fresh connection'))
+})
+
+t.test("two tries: the first try's connection closing during the second does not end it; the second's does", async t => {
+  const { m, port } = await monitorFor(t, 'echo')
+  const tun = await tunnel(t, port, 'swallow')
+  const began = Date.now()
+  setTimeout(() => tun.hangUpFronts(), 250)
+  t.same(await m.probe([100, 5000]), { ok: false, timedOut: false }, 'closed, not timed out')
+  t.ok(Date.now() - began < 2000, 'at once, not at the deadline')
+})
+
+t.test('two tries, both silent: timed out after both deadlines', async t => {
+  const { m, port } = await monitorFor(t, 'echo')
+  await tunnel(t, port, 'swallow')
+  const began = Date.now()
+  t.same(await m.probe([100, 200]), { ok: false, timedOut: true })
+  t.ok(Date.now() - began >= 290, 'both deadlines')
 })

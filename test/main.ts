@@ -149,6 +149,16 @@ t.test('a pid file in a missing directory is fatal', async t => {
   t.equal(f.runs().length, 0)
 })
 
+t.test('a status file that cannot be written is fatal, and leaves no pid file', async t => {
+  const f = fake(t, ['sleep'])
+  const pid = `${f.dir}/x.pid`
+  const r = await runAutossh(['-M', '0', 'h'], f.env({ AUTOSSH_STATUSFILE: '/nonexistent/s.json', AUTOSSH_PIDFILE: pid }))
+  t.equal(r.status, 1)
+  t.equal(r.stderr, 'autossh: cannot open status file "/nonexistent/s.json": No such file or directory\n')
+  t.equal(f.runs().length, 0, 'no ssh')
+  t.notOk(existsSync(pid), 'no pid file')
+})
+
 t.test('the monitor port in use: a clean error, status 1', async t => {
   const f = fake(t, ['sleep'])
   const busy = net.createServer()

@@ -145,16 +145,26 @@ t.test('every pair busy: the fallback, then "unable to find a suitable tunnel po
 // bound but not listening, a socket holds its port without showing in /proc/net/tcp:
 // every pick looks free and is not, as when another program takes it in between
 const BIND_ONLY = `
-import resource, socket, subprocess, sys
+import os, resource, signal, socket, subprocess, sys
 hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
 resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+# two holders, each with half of the ports: one process may not have files enough for all
+r, w = os.pipe()
+child = os.fork()
 held = []
-for p in range(32768, 65536):
+for p in range(32768 if child == 0 else 32769, 65536, 2):
     s = socket.socket()
     s.bind(("127.0.0.1", p))
     held.append(s)
-sys.exit(subprocess.run(sys.argv[1:]).returncode)
+if child == 0:
+    os.write(w, b"x")
+    signal.pause()
+    os._exit(0)
+os.read(r, 1)
+code = subprocess.run(sys.argv[1:]).returncode
+os.kill(child, signal.SIGKILL)
+sys.exit(code)
 `
 
 t.test('a picked port taken between the look and the bind: picked again, a few times, then the bind error', { skip: hold }, async t => {

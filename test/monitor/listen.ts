@@ -71,6 +71,8 @@ const tunnel = async (t: Test, port: number, how: Behaviour, answer: Answer = 's
     hangUpAll,
     /** close the connections into the -L port only; those back to port+1 stay */
     hangUpFronts: () => fronts.forEach(s => s.destroy()),
+    /** close the first connection into the -L port only */
+    hangUpFirst: () => [...fronts][0]?.destroy(),
     cut: () => void (cut = true),
   }
 }
@@ -353,7 +355,16 @@ t.test('two tries: the late answer to the first counts during the second, measur
   t.ok(logs.includes('7 no answer in 100 ms, trying again on a fresh connection'))
 })
 
-t.test("two tries: the first try's connection closing during the second does not end it; the second's does", async t => {
+t.test("two tries: the first try's connection closing during the second does not end it", async t => {
+  const { m, port } = await monitorFor(t, 'echo')
+  const tun = await tunnel(t, port, 'swallow')
+  const began = Date.now()
+  setTimeout(() => tun.hangUpFirst(), 250)
+  t.same(await m.probe([100, 600]), { ok: false, timedOut: true }, 'the second try runs to its deadline')
+  t.ok(Date.now() - began >= 690, 'both deadlines')
+})
+
+t.test("two tries: the second try's connection closing ends the probe at once", async t => {
   const { m, port } = await monitorFor(t, 'echo')
   const tun = await tunnel(t, port, 'swallow')
   const began = Date.now()

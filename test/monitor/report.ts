@@ -83,3 +83,22 @@ t.test('no NOTIFY_SOCKET: no notifications, no sender', async t => {
   t.ok(kids.includes('ssh'), `ssh runs (${kids.join(', ')})`)
   t.notOk(kids.includes('perl'), 'no notification sender')
 })
+
+t.test('a status file that can no longer be written is said once, at warning level, and the tunnel goes on', async t => {
+  const { Fake, start } = await import('../helpers/autossh.js')
+  const { mkdtempSync, rmSync } = await import('node:fs')
+  const { tmpdir } = await import('node:os')
+  const f = new Fake(['sleep'])
+  t.teardown(() => f.cleanup())
+  const dir = mkdtempSync(join(tmpdir(), 'status-'))
+  const r = start(['-M', '0', '-N', 'host'], f.env({ AUTOSSH_STATUSFILE: join(dir, 's.json'), AUTOSSH_GATETIME: '0' }))
+  t.teardown(() => r.child.kill('SIGKILL'))
+  await waitFor(() => existsSync(join(dir, 's.json')), 5000, 'the status file')
+  rmSync(dir, { recursive: true, force: true })
+  // -M 0: up once ssh has run 5 s, and the file is written again then
+  await waitFor(() => f.messages().some(m => m.startsWith('cannot write status file')), 15000, 'the warning')
+  t.match(f.messages().find(m => m.startsWith('cannot write status file')), /^cannot write status file ".*s\.json": No such file or directory$/)
+  t.equal(f.runs().length, 1, 'ssh runs on')
+  r.child.kill('SIGTERM')
+  t.equal(await r.done, 1)
+})

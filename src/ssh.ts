@@ -53,7 +53,8 @@ const passThrough = (from: Readable, onLine: (line: string) => void): Promise<vo
     buf += chunk.toString('latin1')
     let nl: number
     while ((nl = buf.indexOf('\n')) >= 0) {
-      onLine(buf.slice(0, nl).replace(/\r$/, ''))
+      // its tail, where ssh's words are, also when the whole line came in one chunk
+      onLine(buf.slice(0, nl).replace(/\r$/, '').slice(-MAX_LINE))
       buf = buf.slice(nl + 1)
     }
     if (buf.length > MAX_LINE) buf = buf.slice(-MAX_LINE)

@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { LogTail } from '../test/helpers/logtail.js'
 import { notifyReceiver, type Receiver } from '../test/helpers/notify-receiver.js'
-import { freePort, freePortPair, makeWorld, netnsAvailable, talk, type World } from '../test/world/index.js'
+import { freePort, freePortPair, makeWorld, netnsAvailable, talk } from '../test/world/index.js'
 
 const CLI = fileURLToPath(new URL('../dist/cli.cjs', import.meta.url))
 const POLL = 5
@@ -55,12 +55,8 @@ const moreWrapped = (text: string, width = 100) => {
 // ---- what has to be cleaned up ---------------------------------------------
 
 class Stopped extends Error {}
-const worlds = new Set<World>()
-const pendingWorlds = new Set<Promise<World>>()
 const running = new Set<Autossh>()
 const tails = new Set<LogTail>()
-const receivers = new Set<Receiver>()
-const pendingReceivers = new Set<Promise<Receiver>>()
 const watchers = new Set<Watcher>()
 
 const alive = (pid: number): boolean => {
@@ -74,46 +70,43 @@ const alive = (pid: number): boolean => {
 
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms))
 
-const newWorld = async (netns: boolean): Promise<World> => {
-  if (stopping) throw new Stopped()
-  const p = makeWorld({ netns })
-  pendingWorlds.add(p)
-  try {
-    const w = await p
-    worlds.add(w)
-    return w
-  } finally {
-    pendingWorlds.delete(p)
+/**
+ * What the demo makes and must close however it ends: each thing being made
+ * (so that a signal can wait for it) and each one made.
+ */
+const tracked = <T extends { close(): Promise<void> }, A extends unknown[]>(make: (...args: A) => Promise<T>) => {
+  const pending = new Set<Promise<T>>()
+  const live = new Set<T>()
+  return {
+    pending,
+    live,
+    async open(...args: A): Promise<T> {
+      if (stopping) throw new Stopped()
+      const p = make(...args)
+      pending.add(p)
+      try {
+        const x = await p
+        live.add(x)
+        return x
+      } finally {
+        pending.delete(p)
+      }
+    },
+    async close(x: T): Promise<void> {
+      live.delete(x)
+      await x.close()
+    },
   }
 }
 
-const closeWorld = async (w: World) => {
-  worlds.delete(w)
-  await w.close()
-}
+const worlds = tracked((netns: boolean) => makeWorld({ netns }))
+/** stand-ins for systemd */
+const receivers = tracked(() => notifyReceiver())
 
 let python: boolean | undefined
 /** the stand-in for systemd is a python3 child */
 const pythonAvailable = (): boolean =>
   (python ??= spawnSync('python3', ['-c', ''], { stdio: 'ignore', timeout: 5000 }).status === 0)
-
-const newReceiver = async (): Promise<Receiver> => {
-  if (stopping) throw new Stopped()
-  const p = notifyReceiver()
-  pendingReceivers.add(p)
-  try {
-    const rx = await p
-    receivers.add(rx)
-    return rx
-  } finally {
-    pendingReceivers.delete(p)
-  }
-}
-
-const closeReceiver = async (rx: Receiver) => {
-  receivers.delete(rx)
-  await rx.close()
-}
 
 // ---- autossh, and its log ----------------------------------------------------
 
@@ -325,7 +318,7 @@ const demo = async (mode: 'echo' | 'pair') => {
   console.log(bold(mode === 'echo' ? '== Echo mode: -M port:echo_port ==' : '== Port-pair mode: -M port, in its own network namespace =='))
 
   // the world
-  const w = await newWorld(mode === 'pair')
+  const w = await worlds.open(mode === 'pair')
   const sshdPort = readdirSync(w.dir).find(f => f.startsWith('sshd_config.'))?.slice('sshd_config.'.length) ?? '?'
   if (mode === 'pair') {
     say(`remote host in its own network namespace: sshd with throwaway keys on its 127.0.0.1:${sshdPort},`)
@@ -343,7 +336,7 @@ const demo = async (mode: 'echo' | 'pair') => {
   const forward = `${userPort}:127.0.0.1:${w.targetPort}`
   const log = join(w.dir, 'autossh.log')
   const statusFile = join(w.dir, 'status.json')
-  const rx = pythonAvailable() ? await newReceiver() : undefined
+  const rx = pythonAvailable() ? await receivers.open() : undefined
   const env: Record<string, string> = {
     AUTOSSH_PATH: '/usr/bin/ssh',
     AUTOSSH_POLL: String(POLL),
@@ -464,13 +457,13 @@ const demo = async (mode: 'echo' | 'pair') => {
     const readies = told.told.filter(f => 'READY' in f).length
     if (told.got('STOPPING')) say(`systemd got STOPPING=1 on the way out; before it, READY=1 ${readies === 1 ? 'once' : `${readies} times`}, WATCHDOG=1 ${dogs.length} times${every}`)
     else say(red('systemd never got STOPPING=1'))
-    await closeReceiver(rx)
+    await receivers.close(rx)
   }
   const pids = tail.sshPids()
   const left = pids.filter(alive)
   if (left.length === 0) say(`no ssh left behind: ${pids.map(p => `ssh ${p}`).join(', ')} ${pids.length === 1 ? 'is' : 'are'} gone`)
   else say(red(`ssh left behind: ${left.join(', ')}`))
-  await closeWorld(w)
+  await worlds.close(w)
   say('world torn down: sshd, services, link and throwaway keys gone')
 }
 
@@ -492,9 +485,9 @@ const cleanup = (): Promise<void> =>
           // gone meanwhile
         }
     // a world being made: makeWorld cleans up itself if it fails, else close it here
-    await Promise.allSettled([...pendingWorlds, ...pendingReceivers])
-    for (const rx of [...receivers]) await closeReceiver(rx).catch(() => {})
-    for (const w of [...worlds]) await closeWorld(w).catch(() => {})
+    await Promise.allSettled<unknown>([...worlds.pending, ...receivers.pending])
+    for (const rx of [...receivers.live]) await receivers.close(rx).catch(() => {})
+    for (const w of [...worlds.live]) await worlds.close(w).catch(() => {})
   })())
 
 const bail = (signal: string, code: number) => {

@@ -191,39 +191,36 @@ t.test('with no PATH at all, the default path of execvp', async t => {
   t.match(findExecutable('sh'), /^\/(usr\/)?bin\/sh$/)
 })
 
-t.test("ssh's stderr passes through unchanged, and each line is read", async t => {
-  const dir = scratch(t)
-  const script = join(dir, 'talk')
-  // a line, a line with \r\n, bytes that are not UTF-8, and a last line without its newline
-  writeFileSync(script, "#!/bin/sh\nprintf 'one\\ntwo\\r\\n\\377\\376 three\\nlast' >&2\nexit 7\n")
+/**
+ * startSsh on a script whose body writes to stderr, in a child process so that
+ * its fd 2 can be read whole (with the test's own loaders, so that coverage
+ * follows it in): what reached that fd, ssh's exit, and the lines read
+ */
+const talking = async (t: Test, body: string) => {
+  const script = join(scratch(t), 'talk')
+  writeFileSync(script, `#!/bin/sh\n${body}\n`)
   chmodSync(script, 0o755)
   const { spawnSync } = await import('node:child_process')
-  // run startSsh in a child, so that its fd 2 can be read whole
   const code = `import { startSsh } from ${JSON.stringify(new URL('../src/ssh.ts', import.meta.url).href)}
 const lines = []
 const c = await startSsh(${JSON.stringify(script)}, [], false, l => lines.push(l))
 c.exited.then(e => process.stdout.write(JSON.stringify({ e, lines })))`
-  // with the test's own loaders, so that coverage follows it in
   const r = spawnSync(process.execPath, [...process.execArgv, '--input-type=module', '-e', code], { encoding: 'buffer' })
+  const out = JSON.parse(r.stdout.toString()) as { e: unknown; lines: string[] }
+  return { stderr: r.stderr, exit: out.e, lines: out.lines }
+}
+
+t.test("ssh's stderr passes through unchanged, and each line is read", async t => {
+  // a line, a line with \r\n, bytes that are not UTF-8, and a last line without its newline
+  const r = await talking(t, "printf 'one\\ntwo\\r\\n\\377\\376 three\\nlast' >&2\nexit 7")
   t.same(r.stderr, Buffer.from('one\ntwo\r\n\xff\xfe three\nlast', 'latin1'), 'byte for byte, as ssh wrote it')
-  const out = JSON.parse(r.stdout.toString())
-  t.same(out.e, { code: 7, signal: null })
-  t.same(out.lines, ['one', 'two', '\xff\xfe three', 'last'], 'every line, told before the exit')
+  t.same(r.exit, { code: 7, signal: null })
+  t.same(r.lines, ['one', 'two', '\xff\xfe three', 'last'], 'every line, told before the exit')
 })
 
 t.test("an endless line on ssh's stderr passes through whole and is read in part", async t => {
-  const dir = scratch(t)
-  const script = join(dir, 'talk')
-  writeFileSync(script, "#!/bin/sh\nhead -c 10000 /dev/zero | tr '\\0' x >&2\necho ' end' >&2\n")
-  chmodSync(script, 0o755)
-  const { spawnSync } = await import('node:child_process')
-  const code = `import { startSsh } from ${JSON.stringify(new URL('../src/ssh.ts', import.meta.url).href)}
-const lines = []
-const c = await startSsh(${JSON.stringify(script)}, [], false, l => lines.push(l))
-c.exited.then(() => process.stdout.write(JSON.stringify(lines)))`
-  const r = spawnSync(process.execPath, [...process.execArgv, '--input-type=module', '-e', code], { encoding: 'utf8' })
-  t.equal(r.stderr, 'x'.repeat(10000) + ' end\n', 'all of it on our stderr')
-  const lines = JSON.parse(r.stdout) as string[]
-  t.equal(lines.length, 1)
-  t.ok(lines[0]!.length <= 4096 + 1024 && lines[0]!.endsWith(' end'), 'its tail, bounded, for recognising')
+  const r = await talking(t, "head -c 10000 /dev/zero | tr '\\0' x >&2\necho ' end' >&2")
+  t.equal(r.stderr.toString(), 'x'.repeat(10000) + ' end\n', 'all of it on our stderr')
+  t.equal(r.lines.length, 1)
+  t.ok(r.lines[0]!.length <= 4096 + 1024 && r.lines[0]!.endsWith(' end'), 'its tail, bounded, for recognising')
 })

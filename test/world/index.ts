@@ -92,7 +92,8 @@ const children = new Set<ChildProcess>()
 process.once('exit', () => {
   for (const c of children) c.kill('SIGKILL')
 })
-const own = (c: ChildProcess) => {
+/** a child of the world: SIGKILLed when the test process exits, whatever happened */
+export const own = (c: ChildProcess) => {
   children.add(c)
   c.once('exit', () => children.delete(c))
   return c

@@ -12,7 +12,7 @@ import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { stopProcess } from './index.js'
+import { own, stopProcess } from './index.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const INSIDE = fileURLToPath(new URL('./netns-inside.ts', import.meta.url))
@@ -60,15 +60,6 @@ const listen = (server: net.Server, where: { port: number; host: string } | stri
     server.listen(where, () => resolve(server))
   })
 
-const children = new Set<ChildProcess>()
-process.once('exit', () => {
-  for (const c of children) c.kill('SIGKILL')
-})
-const own = (c: ChildProcess) => {
-  children.add(c)
-  c.once('exit', () => children.delete(c))
-  return c
-}
 
 const run = (argv: string[], input: string): Promise<void> =>
   new Promise((resolve, reject) => {

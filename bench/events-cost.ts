@@ -1,5 +1,5 @@
 // What watching for events costs. The network, two ways: the `ip -o monitor` child that
-// src/netwatch.ts keeps (its memory, CPU and wake-ups while nothing happens,
+// src/watch/network.ts keeps (its memory, CPU and wake-ups while nothing happens,
 // and the readings after a burst), against reading the state at a fixed rate
 // (/proc/net/route, /proc/net/if_inet6 and `ip -o addr`, since IPv4 addresses
 // are in no /proc file), the way a poller would have to for a 5 s reaction.
@@ -8,8 +8,8 @@
 import { spawn, execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { CLK_TCK, cpuSeconds, rssMB } from './proc.js'
-import { watchNetwork } from '../src/netwatch.js'
-import { bootTime, RESUME_INTERVAL_MS } from '../src/resume.js'
+import { watchNetwork } from '../src/watch/network.js'
+import { bootTime, RESUME_INTERVAL_MS } from '../src/watch/resume.js'
 
 const idleS = Number(process.argv[2] ?? 60)
 

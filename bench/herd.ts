@@ -3,7 +3,7 @@
 // often do they knock while it is away? Two parts:
 //
 // - A simulation of N clients (10,000) with the real retry schedule
-//   (src/backoff.ts) and, beside it, a copy of 1.4g's grace_time(). Modelled:
+//   (src/machine/backoff.ts) and, beside it, a copy of 1.4g's grace_time(). Modelled:
 //   the server restarts, which drops every session at once, so every client
 //   starts retrying at t = 0 (the worst case, and the usual one: a server's
 //   reboot or sshd's restart); each of its ssh fails 50 to 300 ms after it
@@ -26,7 +26,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { CEILING_S, graceTime, type Random } from '../src/backoff.js'
+import { CEILING_S, graceTime, type Random } from '../src/machine/backoff.js'
 import { stopProcess } from '../test/world/index.js'
 import { own } from './cleanup.js'
 import { AUTOSSH_14G, CLI } from './contender.js'

@@ -9,8 +9,8 @@ import { runInNewContext } from 'node:vm'
 import { listen } from '../src/monitor/listen.js'
 import { Monitor } from '../src/monitor/probe.js'
 import { forwards, type MonitorSpec } from '../src/monitor/spec.js'
-import { netTimeoutMs } from '../src/settings.js'
-import { deadlines, measure, type Estimates } from '../src/rtt.js'
+import { netTimeoutMs } from '../src/options/settings.js'
+import { deadlines, measure, type Estimates } from '../src/machine/rtt.js'
 import { freePort, freePortPair, makeWorld, stopProcess } from '../test/world/index.js'
 import { own, track } from './cleanup.js'
 import { SSH, POLL_S } from './contender.js'
@@ -105,7 +105,7 @@ export const runLong = async (mode: 'pair' | 'echo', keep: boolean, netns: boole
     const secs = (performance.now() - t0) / 1000
     const end = snapshot()
     if (passed - 1 !== PROBES - failed) throw new Error(`${passed - 1} passes logged for ${PROBES - failed} probes that passed`)
-    // the round trips the probe deadline's floor (src/rtt.ts) must stand above
+    // the round trips the probe deadline's floor (src/machine/rtt.ts) must stand above
     const sorted = rtts.slice(1).sort((a, b) => a - b)
     const at = (q: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! * 10) / 10
     const rttMs = { p50: at(0.5), p99: at(0.99), max: at(1) }

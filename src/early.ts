@@ -6,8 +6,8 @@
 // recorded, and the loop takes them as its first events. Then the limits of
 // the machine, while a clear message is still possible.
 import { readFileSync, writeSync } from 'node:fs'
-import { isJitless, limitsComplaint } from './limits.js'
-import type { Signal } from './supervise.js'
+import { isJitless, limitsComplaint } from './os/limits.js'
+import type { Signal } from './machine/supervise.js'
 
 const EARLY: readonly Signal[] = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGABRT', 'SIGUSR1', 'SIGHUP']
 

@@ -1,8 +1,8 @@
 // autossh: read the environment and the command line, then supervise ssh.
 import { resolve } from 'node:path'
 import type { Server } from 'node:net'
-import { ipv6Only, readCommandLine, sshArgs } from './args.js'
-import { detach, READY, report, takeReadyFd } from './daemon.js'
+import { ipv6Only, readCommandLine, sshArgs } from './options/args.js'
+import { detach, READY, report, takeReadyFd } from './os/daemon.js'
 import { takeEarlySignals } from './early.js'
 import { LOG_DEBUG, LOG_INFO, LOG_WARNING } from './log/levels.js'
 import { Logger } from './log/logger.js'
@@ -12,16 +12,16 @@ import { listen } from './monitor/listen.js'
 import { Monitor } from './monitor/probe.js'
 import { hostPort, MONITOR_HOST, MONITOR_HOST_IPV6 } from './monitor/host.js'
 import { forwards, parseMonitorSpec } from './monitor/spec.js'
-import { removePidFile, writePidFile } from './pidfile.js'
-import { chooseMonitorPort, NO_FREE_PORT } from './port-pick.js'
-import { run, type EventSource } from './run.js'
-import { createReporter, type Reporter } from './report.js'
-import { watchNetwork } from './netwatch.js'
-import { watchResume } from './resume.js'
-import { hear } from './ssh-says.js'
-import { netTimeoutMs, NET_TIMEOUT_MS, readSettings } from './settings.js'
-import { strerror } from './strerror.js'
-import { startTracing } from './trace.js'
+import { removePidFile, writePidFile } from './os/pidfile.js'
+import { chooseMonitorPort, NO_FREE_PORT } from './monitor/port-pick.js'
+import { run, type EventSource } from './shell/run.js'
+import { createReporter, type Reporter } from './report/report.js'
+import { watchNetwork } from './watch/network.js'
+import { watchResume } from './watch/resume.js'
+import { hear } from './ssh/says.js'
+import { netTimeoutMs, NET_TIMEOUT_MS, readSettings } from './options/settings.js'
+import { strerror } from './os/strerror.js'
+import { startTracing } from './os/trace.js'
 
 /** how many picked monitor ports may turn out taken before autossh gives up */
 const PICK_AGAIN = 5
@@ -58,12 +58,12 @@ export const main = async (argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     const line = readCommandLine(argv, settings.port, settings.sshFlavor)
     // commander only for these two: it is not loaded to supervise ssh
     if (line.action === 'version') {
-      writeAll(1, (await import('./usage.js')).versionLine())
+      writeAll(1, (await import('./options/usage.js')).versionLine())
       return 0
     }
     if (line.action === 'usage') {
       if (line.complaint) writeAll(2, line.complaint + '\n')
-      writeAll(2, (await import('./usage.js')).usageText())
+      writeAll(2, (await import('./options/usage.js')).usageText())
       return 1
     }
     // neither -M nor AUTOSSH_PORT: Debian's wrapper picks a free pair and sets AUTOSSH_PORT

@@ -826,7 +826,7 @@ t.test('where we differ on purpose (DIFFERENCES FROM AUTOSSH 1.4G)', { skip }, a
   t.notOk(exec!.ours.log.includes('ssh child pid is P'), 'ours: no child pid line')
 
   // the waits after five quick starts: 1.4g's are int(poll/100 * t * t/3) s (t = tries - 5), 0 at these
-  // polls; ours are random under a cap of a quarter of the poll (src/backoff.ts). The rest is the same.
+  // polls; ours are random under a cap of a quarter of the poll (src/machine/backoff.ts). The rest is the same.
   const SLEEP = /^(<\d+> )?sleeping for grace time ([\d.]+) secs$/
   const awake = (o: Outcome): Outcome => ({ ...o, log: o.log.filter(l => !SLEEP.test(l)), syslog: o.syslog?.filter(l => !SLEEP.test(l)) ?? null })
   const waits = (o: Outcome) => o.log.flatMap(l => (SLEEP.test(l) ? [Number(SLEEP.exec(l)![2])] : []))

@@ -18,8 +18,8 @@
 // how much of the pipe it had read.
 import { existsSync, statSync } from 'node:fs'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { SETPRIV } from '../ssh.js'
-import { now } from '../timer.js'
+import { SETPRIV } from '../ssh/child.js'
+import { now } from '../shell/timer.js'
 import { LOG_USER, LOG_WARNING } from './levels.js'
 import { toStderr, type Target } from './targets.js'
 

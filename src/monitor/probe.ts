@@ -4,10 +4,10 @@
 // told otherwise, so that a probe costs one line each way on the wire.
 import net from 'node:net'
 import { LOG_DEBUG, LOG_INFO } from '../log/levels.js'
-import { strerror } from '../strerror.js'
+import { strerror } from '../os/strerror.js'
 import { newNonce, probeLine } from './line.js'
 import { hostPort, MONITOR_HOST } from './host.js'
-import { tracer } from '../trace.js'
+import { tracer } from '../os/trace.js'
 
 const trace = tracer('autossh:probe')
 

@@ -1,6 +1,6 @@
 // The monitor spec `port[:echo_port]` from -M or AUTOSSH_PORT, and the
 // forwards it adds to ssh's command line.
-import { strtoul, toInt } from '../c-number.js'
+import { strtoul, toInt } from '../options/c-number.js'
 import { hostPort, MONITOR_HOST } from './host.js'
 
 export type MonitorSpec =

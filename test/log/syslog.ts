@@ -6,7 +6,7 @@ import { alive, Fake, runAutossh, sleep, start, waitFor } from '../helpers/autos
 import { children, loggerOf, message, receiver, shortDir, wchan } from '../helpers/syslog.js'
 import { LOG_INFO } from '../../src/log/levels.js'
 import { syslogAvailable, syslogTarget } from '../../src/log/syslog.js'
-import { SETPRIV } from '../../src/ssh.js'
+import { SETPRIV } from '../../src/ssh/child.js'
 
 t.test('without AUTOSSH_LOGFILE, messages go to syslog: facility user, tag autossh[pid], their level', async t => {
   const f = new Fake(['0'])

@@ -1,0 +1,376 @@
+// The state machine of one supervised ssh. Pure: each event and the time it
+// happened give the next state and the actions for the I/O shell to carry
+// out. autossh 1.4g's ssh_run() and ssh_watch() loops, written as states,
+// and what it does not see: the line's round trip, the network changing
+// under the tunnel, and what ssh says on its stderr.
+import { graceTime, heldPortWait } from './backoff.js'
+import { LOG_DEBUG, LOG_ERR, LOG_INFO } from '../log/levels.js'
+import { deadlines, measure, type Estimates } from './rtt.js'
+import type { Said } from '../ssh/says.js'
+import { judgeExit, type SshExit } from './verdict.js'
+
+export interface Plan {
+  /** -1: no limit */
+  maxStart: number
+  /** seconds */
+  gateTime: number
+  pollTime: number
+  firstPollTime: number
+  /** seconds from autossh's start; 0: forever */
+  maxLifetime: number
+  /** a probe runs at each poll */
+  monitoring: boolean
+  /** 1.4g's net timeout: the most a whole probe may take, ms */
+  netTimeoutMs: number
+  /** AUTOSSH_PROBE_DEADLINE=fixed: every probe gets the whole net timeout, as in 1.4g */
+  fixedDeadline?: boolean
+}
+
+export type ExitSignal = 'SIGTERM' | 'SIGINT' | 'SIGQUIT' | 'SIGABRT'
+export type Signal = ExitSignal | 'SIGUSR1' | 'SIGHUP'
+
+export type TunnelState = 'starting' | 'up' | 'down' | 'backoff' | 'stopping'
+
+export type Event =
+  | { type: 'begin' }
+  /** the backoff wait is over */
+  | { type: 'waited' }
+  | { type: 'spawned'; pid: number }
+  | { type: 'spawn-failed'; message: string }
+  | ({ type: 'exited' } & SshExit)
+  /** time for a probe */
+  | { type: 'poll' }
+  /** time for an early probe, before the first poll */
+  | { type: 'early' }
+  /** -M 0: ssh has stayed up long enough to count as up */
+  | { type: 'settled' }
+  | { type: 'probed'; ok: boolean; rttMs?: number; fresh?: boolean }
+  /** AUTOSSH_MAXLIFETIME has passed */
+  | { type: 'lifetime' }
+  | { type: 'signal'; signal: Signal; number: number }
+  /** this machine's addresses, links or routes changed */
+  | { type: 'net-changed'; what: string }
+  /** the machine slept (suspend) and woke */
+  | { type: 'resumed'; sleptMs: number }
+  | { type: 'ssh-said'; said: Said }
+
+export type Timer = 'wait' | 'poll' | 'lifetime' | 'early' | 'settle'
+
+export type Action =
+  /** stderr: the message ends autossh and must reach a person at a terminal too */
+  | { type: 'log'; level: number; message: string; stderr?: true }
+  | { type: 'arm'; timer: Timer; ms: number }
+  | { type: 'disarm'; timer: Timer }
+  | { type: 'spawn' }
+  /** one connection test; a deadline per try; quiet: an early probe, logged at debug level */
+  | { type: 'probe'; deadlines: number[]; quiet: boolean }
+  | { type: 'cancel-probe' }
+  /** SIGTERM to ssh, SIGKILL if it lingers; an 'exited' event follows */
+  | { type: 'kill' }
+  | { type: 'exit'; status: 0 | 1 }
+  /** the tunnel's state for the status file and systemd */
+  | { type: 'status'; state: TunnelState; reason?: string; sshPid?: number | null; starts: number }
+  /** a probe that counts, for the status file */
+  | { type: 'record-probe'; ok: boolean; rttMs: number | null; reason?: string }
+  /** a decision and its reason, for DEBUG=autossh:* */
+  | { type: 'trace'; message: string }
+
+type After = { restart: true } | { restart: false; status: 0 | 1 }
+
+/** the probe in flight */
+interface Probing {
+  early: boolean
+  /** the poll timer is spent: arm it again when this probe passes */
+  rearm: boolean
+}
+
+export type Phase =
+  | { name: 'idle' }
+  | { name: 'backoff' }
+  | {
+      name: 'running'
+      pid: number
+      probe?: Probing
+      /** a probe has passed on this ssh (-M 0: it has stayed up) */
+      up: boolean
+      /** early probes made on this ssh */
+      early: number
+    }
+  /** ssh has been told to go; what comes once it has */
+  | { name: 'stopping'; after: After }
+  | { name: 'done' }
+
+/** why the next start waits other than by the backoff */
+type Retry = { why: 'held'; port?: number } | { why: 'auth'; words: string }
+
+export interface State {
+  phase: Phase
+  startCount: number
+  /** ms timestamp of the last start */
+  lastStart: number
+  /** rapid restarts in a row, for the backoff */
+  tries: number
+  /** the round trip of probes, measured */
+  rtt: Estimates
+  /** what has been logged since the tunnel was last up, so that an outage says each thing once */
+  said: string[]
+  retry?: Retry
+}
+
+export const initialState = (): State => ({ phase: { name: 'idle' }, startCount: 0, lastStart: -Infinity, tries: 0, rtt: {}, said: [] })
+
+/** early probes: the first this long after ssh starts, each next one twice as long after */
+export const EARLY_FIRST_MS = 1000
+/** -M 0: an ssh up this long counts as up */
+export const SETTLE_MS = 5000
+/** an ssh that cannot log in waits at least this long (and no longer than the poll time) */
+export const AUTH_RETRY_S = 60
+
+type Step = [State, Action[]]
+
+const log = (level: number, message: string): Action => ({ type: 'log', level, message })
+const trace = (message: string): Action => ({ type: 'trace', message })
+const status = (s: State, state: TunnelState, more: { reason?: string; sshPid?: number | null } = {}): Action => ({
+  type: 'status',
+  state,
+  starts: s.startCount,
+  ...more,
+})
+
+const finish = (s: State, actions: Action[], exit: 0 | 1): Step => [
+  { ...s, phase: { name: 'done' } },
+  [...actions, status(s, 'stopping'), { type: 'disarm', timer: 'lifetime' }, { type: 'exit', status: exit }],
+]
+
+const quietTimers: Action[] = ['poll', 'early', 'settle'].map(timer => ({ type: 'disarm', timer }) as Action)
+
+/** stop ssh; `after` says what comes once it has gone */
+const stop = (s: State, actions: Action[], after: After, reason: string): Step => [
+  { ...s, phase: { name: 'stopping', after } },
+  [...actions, status(s, after.restart ? 'down' : 'stopping', { reason }), ...quietTimers, { type: 'cancel-probe' }, { type: 'kill' }],
+]
+
+const start = (s: State, now: number, plan: Plan): Step => {
+  const count = plan.maxStart < 0 ? `count ${s.startCount}` : `count ${s.startCount} of ${plan.maxStart}`
+  return [
+    { ...s, phase: { name: 'idle' }, lastStart: now, retry: undefined },
+    [log(LOG_INFO, `starting ssh (${count})`), { type: 'spawn' }],
+  ]
+}
+
+/** a backoff wait cut short */
+const wake = (s: State, now: number, plan: Plan, why: string): Step => {
+  const [started, actions] = start(s, now, plan)
+  return [started, [trace(`${why}: starting ssh now`), { type: 'disarm', timer: 'wait' }, ...actions]]
+}
+
+/** log a thing once per outage */
+const once = (s: State, key: string, level: number, message: string): [State, Action[]] =>
+  s.said.includes(key) ? [s, []] : [{ ...s, said: [...s.said, key] }, [log(level, message)]]
+
+/** the top of autossh's loop: count, back off, start */
+const next = (s: State, now: number, plan: Plan, actions: Action[], random: () => number): Step => {
+  if (plan.maxStart >= 0 && s.startCount >= plan.maxStart) {
+    return finish(s, [...actions, log(LOG_INFO, 'max start count reached; exiting')], 0)
+  }
+  const grace = graceTime(s.tries, (now - s.lastStart) / 1000, plan.pollTime, random)
+  let waitMs = grace.waitMs
+  const more: Action[] = [log(LOG_DEBUG, `checking for grace period, tries = ${grace.tries}`)]
+  if (s.retry?.why === 'held') {
+    // the port frees once the server lets go of the old session: try at a steady pace, not a growing one
+    waitMs = heldPortWait(random)
+    more.push(trace(`remote port ${s.retry.port ?? '?'} held: retrying in ${waitMs} ms, not by the backoff`))
+  } else if (s.retry?.why === 'auth') {
+    // refused logins and changed host keys rarely heal by themselves: do not hammer the server
+    waitMs = Math.max(waitMs, Math.min(AUTH_RETRY_S, plan.pollTime) * 1000)
+    more.push(log(LOG_INFO, `${s.retry.words}; trying again in ${Math.round(waitMs / 1000)} s`))
+  } else {
+    more.push(trace(`${grace.why}${waitMs > 0 ? `: waiting ${waitMs} ms` : ''}`))
+  }
+  const counted = { ...s, startCount: s.startCount + 1, tries: grace.tries }
+  if (waitMs > 0) {
+    return [
+      { ...counted, phase: { name: 'backoff' } },
+      [
+        ...actions,
+        ...more,
+        log(LOG_DEBUG, `sleeping for grace time ${waitMs / 1000} secs`),
+        status(counted, 'backoff'),
+        { type: 'arm', timer: 'wait', ms: waitMs },
+      ],
+    ]
+  }
+  const [started, begun] = start(counted, now, plan)
+  return [started, [...actions, ...more, ...begun]]
+}
+
+/** start a probe on a running ssh */
+const probe = (s: State, plan: Plan, early: boolean, rearm: boolean, why: string): Step => {
+  const p = s.phase as Phase & { name: 'running' }
+  // the first probe of an ssh opens its channels: 1.4g's whole timeout; after it, what the line has shown
+  const d = p.up && !plan.fixedDeadline ? deadlines(s.rtt, plan.netTimeoutMs) : [plan.netTimeoutMs]
+  return [
+    { ...s, phase: { ...p, probe: { early, rearm }, early: p.early + (early ? 1 : 0) } },
+    [trace(`${why}: probing, deadlines ${d.join(' + ')} ms`), { type: 'probe', deadlines: d, quiet: early }],
+  ]
+}
+
+/** a probe of a running ssh now, for a change in the world */
+const recheck = (s: State, now: number, plan: Plan, why: string): Step => {
+  const p = s.phase
+  if (p.name === 'backoff') return wake(s, now, plan, why)
+  if (p.name !== 'running' || !plan.monitoring) return [s, [trace(`${why}: nothing to do in ${p.name}`)]]
+  if (p.probe) return [s, [trace(`${why}: a probe is already under way`)]]
+  return probe(s, plan, !p.up, false, why)
+}
+
+export const step = (s: State, e: Event, now: number, plan: Plan, random: () => number = Math.random): Step => {
+  const p = s.phase
+  if (p.name === 'done') return [s, []]
+
+  switch (e.type) {
+    case 'begin': {
+      const arm: Action[] = plan.maxLifetime > 0 ? [{ type: 'arm', timer: 'lifetime', ms: plan.maxLifetime * 1000 }] : []
+      return next(s, now, plan, arm, random)
+    }
+
+    case 'waited':
+      return p.name === 'backoff' ? start(s, now, plan) : [s, []]
+
+    case 'spawned': {
+      const arm: Action[] = plan.monitoring
+        ? [{ type: 'arm', timer: 'poll', ms: plan.firstPollTime * 1000 }]
+        : [{ type: 'arm', timer: 'settle', ms: SETTLE_MS }]
+      if (plan.monitoring && EARLY_FIRST_MS < plan.firstPollTime * 1000) arm.push({ type: 'arm', timer: 'early', ms: EARLY_FIRST_MS })
+      return [
+        { ...s, phase: { name: 'running', pid: e.pid, up: false, early: 0 } },
+        [log(LOG_INFO, `ssh child pid is ${e.pid}`), status(s, 'starting', { sshPid: e.pid }), ...arm],
+      ]
+    }
+
+    case 'spawn-failed':
+      return finish(s, [{ type: 'log', level: LOG_ERR, message: e.message, stderr: true }], 1)
+
+    case 'exited': {
+      if (p.name === 'stopping') {
+        return p.after.restart ? next(s, now, plan, [], random) : finish(s, [], p.after.status)
+      }
+      if (p.name !== 'running') return [s, []]
+      const quiet: Action[] = [...quietTimers, { type: 'cancel-probe' }]
+      const v = judgeExit(e, { firstRun: s.startCount === 1, gateTime: plan.gateTime, ranFor: (now - s.lastStart) / 1000 })
+      const said = [...quiet, log(v.level, v.message)]
+      if (!v.restart) return finish(s, said, v.status)
+      return next(s, now, plan, [...said, status(s, 'down', { reason: v.message, sshPid: null })], random)
+    }
+
+    case 'early': {
+      if (p.name !== 'running' || p.up || p.probe) return [s, []]
+      return probe(s, plan, true, false, `early probe ${p.early + 1}`)
+    }
+
+    case 'settled':
+      if (p.name !== 'running' || p.up) return [s, []]
+      return [{ ...s, said: [], phase: { ...p, up: true } }, [status(s, 'up', { sshPid: p.pid })]]
+
+    case 'poll': {
+      if (p.name !== 'running') return [s, []]
+      if (p.probe?.early) {
+        // the first poll is due: from now on a failed probe counts
+        const [probing, actions] = probe(s, plan, false, true, 'poll')
+        return [probing, [{ type: 'cancel-probe' }, ...actions]]
+      }
+      if (p.probe) return [{ ...s, phase: { ...p, probe: { ...p.probe, rearm: true } } }, []]
+      return probe(s, plan, false, true, 'poll')
+    }
+
+    case 'probed': {
+      if (p.name !== 'running' || !p.probe) return [s, []]
+      const { early, rearm } = p.probe
+      if (e.ok) {
+        const rttMs = e.rttMs ?? null
+        const actions: Action[] = [{ type: 'record-probe', ok: true, rttMs: rttMs === null ? null : Math.round(rttMs) }]
+        let next: State = { ...s, tries: 0, phase: { ...p, probe: undefined, up: true } }
+        if (rttMs !== null) next.rtt = measure(s.rtt, rttMs, e.fresh ?? true)
+        if (!p.up) {
+          next = { ...next, said: [] }
+          actions.push(
+            { type: 'disarm', timer: 'early' },
+            log(LOG_INFO, `tunnel up, ${((now - s.lastStart) / 1000).toFixed(1)} s after ssh started`),
+            status(s, 'up', { sshPid: p.pid }),
+          )
+        }
+        if (rearm) actions.push({ type: 'arm', timer: 'poll', ms: plan.pollTime * 1000 })
+        return [next, actions]
+      }
+      if (early) {
+        // before the first poll a failure proves nothing: ssh may still be logging in
+        const wait = EARLY_FIRST_MS * 2 ** p.early
+        const later = now + wait < s.lastStart + plan.firstPollTime * 1000
+        const actions: Action[] = [trace(`early probe ${p.early} failed; ${later ? `next in ${wait} ms` : 'waiting for the first poll'}`)]
+        if (later) actions.push({ type: 'arm', timer: 'early', ms: wait })
+        return [{ ...s, phase: { ...p, probe: undefined } }, actions]
+      }
+      const reason = 'port down, restarting ssh'
+      return stop(s, [log(LOG_INFO, reason), { type: 'record-probe', ok: false, rttMs: null, reason }], { restart: true }, reason)
+    }
+
+    case 'net-changed':
+      return recheck(s, now, plan, `network changed (${e.what})`)
+
+    case 'resumed':
+      return recheck(s, now, plan, `resumed after ${Math.round(e.sleptMs / 1000)} s asleep`)
+
+    case 'ssh-said': {
+      const { said } = e
+      let [told, actions] = once(s, said.about, LOG_INFO, said.words)
+      switch (said.kind) {
+        case 'auth-failed':
+        case 'host-key-unknown':
+        case 'host-key-changed':
+        case 'host-key-unverified':
+          return [{ ...told, retry: { why: 'auth', words: said.words } }, actions]
+        case 'remote-forward-failed': {
+          const [hinted, hint] = once(
+            told,
+            'hint',
+            LOG_INFO,
+            `the server may still hold port ${said.port ?? '?'} for an older session; ClientAliveInterval in its sshd_config frees such ports`,
+          )
+          told = { ...hinted, retry: { why: 'held', port: said.port } }
+          actions = [...actions, ...hint]
+          break
+        }
+        case 'local-forward-failed':
+          break
+        default:
+          return [told, actions]
+      }
+      // a forward that failed is a failed tunnel, though ssh runs on
+      if (told.phase.name !== 'running') return [told, actions]
+      return stop(told, actions, { restart: true }, said.words)
+    }
+
+    case 'lifetime': {
+      const said = [log(LOG_INFO, 'exceeded maximum time to live, shutting down')]
+      if (p.name === 'running') return stop(s, said, { restart: false, status: 0 }, 'exceeded maximum time to live')
+      if (p.name === 'stopping') return [{ ...s, phase: { name: 'stopping', after: { restart: false, status: 0 } } }, said]
+      return finish(s, [...said, { type: 'disarm', timer: 'wait' }], 0)
+    }
+
+    case 'signal':
+      switch (e.signal) {
+        case 'SIGUSR1':
+          if (p.name === 'running') return stop(s, [log(LOG_INFO, 'signalled to kill and restart ssh')], { restart: true }, 'signalled to restart')
+          return p.name === 'backoff' ? wake(s, now, plan, 'SIGUSR1') : [s, []]
+        case 'SIGHUP':
+          // autossh 1.4g dies of a HUP while it backs off; here it means: try now
+          return p.name === 'backoff' ? wake(s, now, plan, 'SIGHUP') : [s, []]
+        default: {
+          const why = `received signal to exit (${e.number})`
+          if (p.name === 'running') return stop(s, [log(LOG_INFO, why)], { restart: false, status: 1 }, why)
+          if (p.name === 'stopping') return [{ ...s, phase: { name: 'stopping', after: { restart: false, status: 1 } } }, [log(LOG_INFO, why)]]
+          return finish(s, [log(LOG_ERR, 'signalled to exit'), { type: 'disarm', timer: 'wait' }], 1)
+        }
+      }
+  }
+}

@@ -1,0 +1,284 @@
+// What ssh says on stderr, recognised: OpenSSH's and Dropbear dbclient's
+// messages for the failures a tunnel keeper must act on, each turned into a
+// verdict with the port or host it names, and the plain words autossh logs.
+// Pure: a line in, a verdict out. The wording is taken from the sources and
+// from the real programs (test/ssh-says.ts records both).
+import { StringDecoder } from 'node:string_decoder'
+
+export type SshSaid =
+  /** the server refused a -R forward (the port is held, or forwarding is off) */
+  | { kind: 'remote-forward-failed'; port?: number; path?: string }
+  /** a -L (or -D) forward could not listen on any address */
+  | { kind: 'local-forward-failed'; port?: number }
+  /** one listening address of a -L forward could not be bound */
+  | { kind: 'local-bind-failed'; address?: string; port?: number; reason: string }
+  | { kind: 'auth-failed'; who?: string; methods?: string }
+  | { kind: 'host-key-unknown'; host?: string }
+  /** the host key differs from the known one (ssh then refuses, or runs without forwards) */
+  | { kind: 'host-key-changed'; host?: string }
+  /** ssh gave up on the host key: after one of the two above, or alone where it could not ask */
+  | { kind: 'host-key-unverified' }
+  | { kind: 'resolve-failed'; host: string; reason: string }
+  | { kind: 'connect-refused'; host?: string; port?: number }
+  | { kind: 'connect-timeout'; host?: string; port?: number; during?: string }
+  /** a connection failed for another reason: no route, network unreachable */
+  | { kind: 'connect-failed'; host?: string; port?: number; reason: string }
+  /** ssh's own keepalive gave up (ServerAliveCountMax, dbclient -K) */
+  | { kind: 'server-not-responding'; host?: string }
+
+export type SshSaidKind = SshSaid['kind']
+
+/** what ssh said, as far as the supervise machine cares: made by hear() below */
+export interface Said {
+  kind: SshSaidKind
+  port?: number
+  /** the log line, in plain words */
+  words: string
+  /** what it is about: lines about one thing are logged once per outage */
+  about: string
+}
+
+/** longest field taken from a line: ssh itself cuts host names at 100 */
+const FIELD_MAX = 200
+
+/** a field as it may go into our log: no control characters, bounded */
+const field = (s: string): string => s.replace(/[\x00-\x1f\x7f]/g, '?').slice(0, FIELD_MAX)
+
+const num = (s: string): number => Number(s)
+
+/** "[::1]:22", "[127.0.0.1]:2222", "host" as OpenSSH writes host and port */
+const hostPort = (s: string): { host: string; port?: number } => {
+  const m = /^\[(.+)\]:(\d+)$/.exec(s)
+  return m ? { host: field(m[1]!), port: num(m[2]!) } : { host: field(s) }
+}
+
+// dbclient wraps its messages: "dbclient: Connection to user@host:port exited: <msg>",
+// "dbclient: Exited: <msg>", "dbclient: <msg>"; OpenSSH prefixes some with its
+// program name, "Warning: ", "Error: " or a function name. The rules below
+// match the message after any such prefix.
+const PREFIX = /^[\w./+-]+: (?:Connection to (?:([^@\s]*)@)?(\S+):(\d+) exited: |Exited: )?/
+
+interface Envelope {
+  body: string
+  /** user, host and port from dbclient's "Connection to user@host:port exited:" */
+  user?: string
+  host?: string
+  port?: number
+}
+
+const open = (line: string): Envelope => {
+  const m = PREFIX.exec(line)
+  if (!m) return { body: line }
+  const body = line.slice(m[0].length)
+  if (m[2] === undefined) return { body }
+  return { body, ...(m[1] ? { user: field(m[1]) } : {}), host: field(m[2]), port: num(m[3]!) }
+}
+
+type Rule = [RegExp, (m: RegExpExecArray, e: Envelope) => SshSaid]
+
+/** rules on the whole line, before any prefix is taken off */
+const LINE_RULES: Rule[] = [
+  // OpenSSH 8.x and later; before, "bind: <reason>" (below)
+  [/^bind \[(.*)\]:(\d+): (.+)$/, m => ({ kind: 'local-bind-failed', address: field(m[1]!), port: num(m[2]!), reason: field(m[3]!) })],
+  [/^bind: (.+)$/, m => ({ kind: 'local-bind-failed', reason: field(m[1]!) })],
+  // "user@host: Permission denied (publickey)."; before 7.x without who
+  [/^(?:(\S+): )?Permission denied \(([^()]*)\)\.?$/, m => ({ kind: 'auth-failed', ...(m[1] ? { who: field(m[1]) } : {}), methods: field(m[2]!) })],
+  [/^@ +WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED! +@$/, () => ({ kind: 'host-key-changed' })],
+  // dbclient asks on the terminal; without one, or after a "no", it exits
+  [/^Host '(.+)' is not in the trusted hosts file\.$/, m => ({ kind: 'host-key-unknown', host: field(m[1]!) })],
+  [/^Host '(.+)' key unknown\.$/, m => ({ kind: 'host-key-unknown', host: field(m[1]!) })],
+  [/^\S+ host key mismatch for (.+) !$/, m => ({ kind: 'host-key-changed', host: field(m[1]!) })],
+  [/^Timeout, server (.+) not responding\.$/, m => ({ kind: 'server-not-responding', host: field(m[1]!) })],
+  // the server answers nothing after the TCP connection: a stalled path or relay
+  [/^Connection timed out during banner exchange$/, () => ({ kind: 'connect-timeout', during: 'banner exchange' })],
+  [/^Connection to (.+) port (\d+) timed out$/, m => ({ kind: 'connect-timeout', host: field(m[1]!), port: num(m[2]!) })],
+  [/^No \S+ host key is known for (.+) and you have requested strict checking\.$/, m => ({ kind: 'host-key-unknown', ...hostPort(m[1]!) })],
+  [/^Host key for (.+) has changed and you have requested strict checking\.$/, m => ({ kind: 'host-key-changed', ...hostPort(m[1]!) })],
+  // after the unknown and changed lines above; alone when ssh could not ask
+  [/^Host key verification failed\.$/, () => ({ kind: 'host-key-unverified' })],
+  // StrictHostKeyChecking=no with a changed key: ssh goes on, without forwards
+  [/^Port forwarding is disabled to avoid man-in-the-middle attacks\.$/, () => ({ kind: 'host-key-changed' })],
+]
+
+const connectFailure = (host: string | undefined, port: number | undefined, reason: string): SshSaid => {
+  const where = { ...(host === undefined ? {} : { host }), ...(port === undefined ? {} : { port }) }
+  // glibc says "Connection timed out", the BSDs "Operation timed out"
+  if (/^(?:Connection|Operation) timed out$/.test(reason)) return { kind: 'connect-timeout', ...where }
+  if (reason === 'Connection refused') return { kind: 'connect-refused', ...where }
+  return { kind: 'connect-failed', ...where, reason: field(reason) }
+}
+
+/** rules on the message after the program's prefix */
+const BODY_RULES: Rule[] = [
+  [/^remote port forwarding failed for listen port (\d+)$/, m => ({ kind: 'remote-forward-failed', port: num(m[1]!) })],
+  [/^remote port forwarding failed for listen path (.+)$/, m => ({ kind: 'remote-forward-failed', path: field(m[1]!) })],
+  [/^Could not request remote forwarding\.$/, () => ({ kind: 'remote-forward-failed' })],
+  [/^Remote TCP forward request failed \(port (\d+) -> /, m => ({ kind: 'remote-forward-failed', port: num(m[1]!) })],
+  [/^cannot listen to port: (\d+)$/, m => ({ kind: 'local-forward-failed', port: num(m[1]!) })],
+  [/^Could not request local forwarding\.$/, () => ({ kind: 'local-forward-failed' })],
+  // dbclient: "listenaddr:listenport:host:port", the address may be "(null)";
+  // before 2013, "listenport:host:port"
+  [/^Failed local port forward .*?:(\d+):.+:\d+$/, m => ({ kind: 'local-forward-failed', port: num(m[1]!) })],
+  [/^Failed local port forward (\d+):.+:\d+$/, m => ({ kind: 'local-forward-failed', port: num(m[1]!) })],
+  // dbclient: the reason comes first, then "Failed local port forward" with the port
+  [/^TCP forward failed: (?:Error listening: )?(.+)$/, m => ({ kind: 'local-bind-failed', reason: field(m[1]!) })],
+  [/^No auth methods could be used\.$/, (_, e) => ({ kind: 'auth-failed', ...(e.host === undefined ? {} : { who: e.user ? `${e.user}@${e.host}` : e.host }) })],
+  [/^(?:Didn't validate host key|Not accepted automatically)$/, () => ({ kind: 'host-key-unverified' })],
+  [/^forwarding disabled due to host key check failure$/, () => ({ kind: 'host-key-changed' })],
+  [/^Could not resolve hostname (.+?): (.+)$/, m => ({ kind: 'resolve-failed', host: field(m[1]!), reason: field(m[2]!) })],
+  [/^Connect failed: Error resolving '(.*)' port '\d*'\. (.+)$/, m => ({ kind: 'resolve-failed', host: field(m[1]!), reason: field(m[2]!) })],
+  // OpenSSH before 6.x: "ssh: <host>: <getaddrinfo's words>"
+  [/^([^\s:]+): (Name or service not known|Temporary failure in name resolution|No address associated with hostname|nodename nor servname provided, or not known|Name does not resolve)$/, m => ({ kind: 'resolve-failed', host: field(m[1]!), reason: m[2]! })],
+  [/^connect to host (.+) port (\d+): (.+)$/, m => connectFailure(field(m[1]!), num(m[2]!), m[3]!)],
+  [/^Connect failed: (.+)$/, (m, e) => connectFailure(e.host, e.port, m[1]!)],
+  [/^Keepalive timeout$/, (_, e) => ({ kind: 'server-not-responding', ...(e.host === undefined ? {} : { host: e.host }) })],
+]
+
+/** what one line of ssh's stderr says, if it is one of the failures we know; \r and trailing blanks are ignored */
+export const classify = (line: string): SshSaid | undefined => {
+  const text = line.replace(/[\r\s]+$/, '')
+  // ssh -v: the debug lines around a failure are not the failure
+  if (/^debug\d: /.test(text)) return undefined
+  for (const [re, make] of LINE_RULES) {
+    const m = re.exec(text)
+    if (m) return make(m, { body: text })
+  }
+  const e = open(text)
+  for (const [re, make] of BODY_RULES) {
+    const m = re.exec(e.body)
+    if (m) return make(m, e)
+  }
+  return undefined
+}
+
+const at = (host?: string, port?: number): string =>
+  host === undefined ? '' : port === undefined ? ` to ${host}` : ` to ${host} port ${port}`
+
+/** the line autossh logs for it: stable words, grep-able by their start ("ssh: remote forward refused") */
+export const plainWords = (s: SshSaid): string => {
+  switch (s.kind) {
+    case 'remote-forward-failed':
+      return `ssh: remote forward refused${s.port !== undefined ? ` for port ${s.port}` : s.path !== undefined ? ` for path ${s.path}` : ''}`
+    case 'local-forward-failed':
+      return `ssh: local forward cannot listen${s.port === undefined ? '' : ` on port ${s.port}`}`
+    case 'local-bind-failed':
+      return `ssh: local forward cannot bind${s.address === undefined ? '' : ` ${s.address} port ${s.port}`}: ${s.reason}`
+    case 'auth-failed':
+      return `ssh: authentication refused${s.who === undefined ? '' : ` for ${s.who}`}${s.methods === undefined ? '' : ` (${s.methods})`}`
+    case 'host-key-unknown':
+      return `ssh: host key unknown${s.host === undefined ? '' : ` for ${s.host}`}`
+    case 'host-key-changed':
+      return `ssh: host key changed${s.host === undefined ? '' : ` for ${s.host}`}`
+    case 'host-key-unverified':
+      return 'ssh: host key not verified'
+    case 'resolve-failed':
+      return `ssh: cannot resolve host name ${s.host}: ${s.reason}`
+    case 'connect-refused':
+      return `ssh: connection${at(s.host, s.port)} refused`
+    case 'connect-timeout':
+      return `ssh: connection${at(s.host, s.port)} timed out${s.during === undefined ? '' : ` during ${s.during}`}`
+    case 'connect-failed':
+      return `ssh: connection${at(s.host, s.port)} failed: ${s.reason}`
+    case 'server-not-responding':
+      return `ssh: server${s.host === undefined ? '' : ` ${s.host}`} not responding`
+  }
+}
+
+/**
+ * What a verdict is about. ssh often says one thing in several lines (the
+ * host key banner, then the host, then "verification failed"; the bind error,
+ * then "cannot listen"): lines about the same thing share this, so that the
+ * first is logged and the rest are not. Forwards are told apart by port.
+ */
+export const about = (s: SshSaid): string => {
+  switch (s.kind) {
+    case 'remote-forward-failed':
+      return `remote-forward:${s.port ?? s.path ?? ''}`
+    case 'local-forward-failed':
+    case 'local-bind-failed':
+      return `local-forward:${s.port ?? ''}`
+    case 'host-key-unknown':
+    case 'host-key-changed':
+    case 'host-key-unverified':
+      return 'host-key'
+    case 'auth-failed':
+      return 'auth'
+    case 'resolve-failed':
+      return 'resolve'
+    case 'connect-refused':
+    case 'connect-timeout':
+    case 'connect-failed':
+      return 'connect'
+    case 'server-not-responding':
+      return 'server-not-responding'
+  }
+}
+
+/**
+ * Whether s is news after what was heard before (the about()s of the verdicts
+ * already logged, kept by the caller for as long as "once" should last: an
+ * ssh run, an outage). A forward line without a port ("Could not request
+ * local forwarding.") is old news once any forward of its side was heard.
+ */
+export const isNews = (heard: ReadonlySet<string>, s: SshSaid): boolean => {
+  const key = about(s)
+  if (heard.has(key)) return false
+  if (key.endsWith(':')) for (const h of heard) if (h.startsWith(key)) return false
+  return true
+}
+
+export interface LineSplitter {
+  /** feed bytes (or text) as they come */
+  push(chunk: Buffer | string): void
+  /** the stream ended: a last line without a newline is given too */
+  end(): void
+}
+
+/** lines longer than this are cut: ssh's own lines are shorter than 1 kB */
+export const MAX_LINE = 2048
+
+/**
+ * Split a byte stream into lines for onLine, without the newline and a \r
+ * before it. Memory stays bounded: a line longer than maxLength is given cut
+ * to maxLength, and the rest of it until the next newline is dropped.
+ */
+export const splitLines = (onLine: (line: string) => void, maxLength = MAX_LINE): LineSplitter => {
+  const decoder = new StringDecoder('utf8')
+  let buf = ''
+  let skipping = false
+  const emit = (line: string) => onLine((line.endsWith('\r') ? line.slice(0, -1) : line).slice(0, maxLength))
+  const take = (text: string) => {
+    let from = 0
+    for (;;) {
+      const nl = text.indexOf('\n', from)
+      if (nl < 0) break
+      if (!skipping) emit(buf + text.slice(from, nl))
+      buf = ''
+      skipping = false
+      from = nl + 1
+    }
+    if (skipping) return
+    buf += text.slice(from)
+    if (buf.length > maxLength) {
+      emit(buf.slice(0, maxLength))
+      buf = ''
+      skipping = true
+    }
+  }
+  return {
+    push: chunk => take(typeof chunk === 'string' ? chunk : decoder.write(chunk)),
+    end() {
+      take(decoder.end())
+      if (buf !== '' && !skipping) emit(buf)
+      buf = ''
+      skipping = false
+    },
+  }
+}
+
+/** a line as the supervise machine hears it: recognised, in plain words, with what it is about */
+export const hear = (line: string): Said | undefined => {
+  const s = classify(line)
+  if (s === undefined) return undefined
+  return { kind: s.kind, port: 'port' in s ? s.port : undefined, words: plainWords(s), about: about(s) }
+}

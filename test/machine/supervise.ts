@@ -1,0 +1,322 @@
+import t from 'tap'
+import { initialState, step, type Action, type Event, type Plan, type State } from '../../src/machine/supervise.js'
+import type { Said } from '../../src/ssh/says.js'
+
+const plan: Plan = { maxStart: -1, gateTime: 30, pollTime: 600, firstPollTime: 60, maxLifetime: 0, monitoring: true, netTimeoutMs: 15000 }
+
+/** the actions that only tell (status, traces), left out where a test is about what is done */
+const TELLING = new Set(['status', 'record-probe', 'trace'])
+
+interface Driven {
+  state: State
+  out: string[]
+  /** the timers armed and neither disarmed nor fired */
+  armed: Set<string>
+}
+
+/** the timer whose firing an event is */
+const FIRED: Partial<Record<Event['type'], string>> = { waited: 'wait', poll: 'poll', lifetime: 'lifetime', early: 'early', settled: 'settle' }
+
+/**
+ * feed events at given times (seconds); collect the actions, logs as text.
+ * Throughout: the machine never exits with a timer still armed (it would
+ * fire into an exited run, or hold the process up)
+ */
+const drive = (events: [number, Event][], p: Plan = plan, from: State | Driven = initialState()): Driven => {
+  let s = 'phase' in from ? from : from.state
+  const armed = new Set('phase' in from ? [] : from.armed)
+  const out: string[] = []
+  for (const [at, e] of events) {
+    const [next, actions] = step(s, e, at * 1000, p, () => 0.5)
+    s = next
+    if (FIRED[e.type]) armed.delete(FIRED[e.type]!)
+    for (const a of actions) {
+      if (a.type === 'arm') armed.add(a.timer)
+      if (a.type === 'disarm') armed.delete(a.timer)
+      if (a.type === 'exit' && armed.size) throw new Error(`exits with timers armed: ${[...armed].join(', ')}`)
+    }
+    out.push(...actions.filter(a => !TELLING.has(a.type)).map(show))
+  }
+  return { state: s, out, armed }
+}
+
+const show = (a: Action): string => {
+  switch (a.type) {
+    case 'log':
+      return `log${a.level} ${a.message}`
+    case 'arm':
+      return `arm ${a.timer} ${a.ms}`
+    case 'disarm':
+      return `disarm ${a.timer}`
+    case 'exit':
+      return `exit ${a.status}`
+    case 'probe':
+      return `probe ${a.deadlines.join('+')}${a.quiet ? ' quiet' : ''}`
+    default:
+      return a.type
+  }
+}
+
+const begin: Event = { type: 'begin' }
+const spawned: Event = { type: 'spawned', pid: 42 }
+const exited = (code: number | null, signal: number | null = null): Event => ({ type: 'exited', code, signal })
+const sig = (signal: 'SIGTERM' | 'SIGINT' | 'SIGUSR1' | 'SIGHUP', number: number): Event => ({ type: 'signal', signal, number })
+
+t.test('start, monitor, exit 0', async t => {
+  const { out, state } = drive([[0, begin], [0, spawned], [60, { type: 'poll' }], [61, { type: 'probed', ok: true }], [100, exited(0)]])
+  t.same(out, [
+    'log7 checking for grace period, tries = 0',
+    'log6 starting ssh (count 1)',
+    'spawn',
+    'log6 ssh child pid is 42',
+    'arm poll 60000',
+    'arm early 1000',
+    'probe 15000',
+    'disarm early',
+    'log6 tunnel up, 61.0 s after ssh started',
+    'arm poll 600000',
+    'disarm poll',
+    'disarm early',
+    'disarm settle',
+    'cancel-probe',
+    'log6 ssh exited with status 0; autossh exiting',
+    'disarm lifetime',
+    'exit 0',
+  ])
+  t.equal(state.phase.name, 'done')
+  t.same(step(state, begin, 0, plan), [state, []], 'done is done')
+})
+
+t.test('a failed probe kills and restarts', async t => {
+  const { out } = drive([[0, begin], [0, spawned], [60, { type: 'poll' }], [62, { type: 'probed', ok: false }], [63, exited(255)], [63, spawned]])
+  t.same(out.slice(out.indexOf("log6 port down, restarting ssh")), [
+    'log6 port down, restarting ssh',
+    'disarm poll',
+    'disarm early',
+    'disarm settle',
+    'cancel-probe',
+    'kill',
+    'log7 checking for grace period, tries = 0',
+    'log6 starting ssh (count 2)',
+    'spawn',
+    'log6 ssh child pid is 42',
+    'arm poll 60000',
+    'arm early 1000',
+  ])
+})
+
+t.test('exit statuses and the gate', async t => {
+  t.same(drive([[0, begin], [0, spawned], [5, exited(255)]]).out.slice(-3), ['log3 ssh exited prematurely with status 255; autossh exiting', 'disarm lifetime', 'exit 1'])
+  const restarted = drive([[0, begin], [0, spawned], [31, exited(255)]]).out
+  t.ok(restarted.includes('log6 ssh exited with error status 255; restarting ssh'))
+  t.ok(restarted.includes('log6 starting ssh (count 2)'))
+  t.same(drive([[0, begin], [0, spawned], [31, exited(1)]]).out.slice(-3), ['log6 ssh exited with status 1; autossh exiting', 'disarm lifetime', 'exit 1'])
+  const second = drive([[0, begin], [0, spawned], [31, exited(255)], [31, spawned], [32, exited(1)]]).out
+  t.ok(second.includes('log6 ssh exited with error status 1; restarting ssh'))
+  t.ok(drive([[0, begin], [0, spawned], [1, exited(null, 9)]]).out.includes('log6 ssh exited on signal 9, restarting ssh'))
+})
+
+t.test('max start count', async t => {
+  const p = { ...plan, maxStart: 2, gateTime: 0 }
+  const { out } = drive([[0, begin], [0, spawned], [1, exited(255)], [1, spawned], [2, exited(255)]], p)
+  t.same(out.filter(l => l.startsWith('log6')), [
+    'log6 starting ssh (count 1 of 2)',
+    'log6 ssh child pid is 42',
+    'log6 ssh exited with error status 255; restarting ssh',
+    'log6 starting ssh (count 2 of 2)',
+    'log6 ssh child pid is 42',
+    'log6 ssh exited with error status 255; restarting ssh',
+    'log6 max start count reached; exiting',
+  ])
+  t.equal(out.at(-1), 'exit 0')
+  t.same(drive([[0, begin]], { ...p, maxStart: 0 }).out, ['log6 max start count reached; exiting', 'disarm lifetime', 'exit 0'])
+})
+
+t.test('rapid restarts back off; HUP and USR1 cut the wait short', async t => {
+  const p = { ...plan, gateTime: 0, pollTime: 600 }
+  const events: [number, Event][] = [[0, begin], [0, spawned]]
+  for (let i = 1; i <= 6; i++) events.push([i, exited(255)], [i, spawned])
+  let r = drive(events, p)
+  t.equal(r.state.phase.name, 'running')
+  r = drive([[7, exited(255)]], p, r)
+  t.equal(r.state.phase.name, 'backoff')
+  // a random wait under a cap of 32 s (src/machine/backoff.ts), at least 1 s
+  const wait = r.out.find(l => l.startsWith('arm wait '))
+  t.ok(wait && Number(wait.slice(9)) >= 1000 && Number(wait.slice(9)) <= 32000, `the seventh quick start waits: ${wait}`)
+  t.same(drive([[8, sig('SIGHUP', 1)]], p, r.state).out, ['disarm wait', 'log6 starting ssh (count 8)', 'spawn'])
+  t.same(drive([[8, sig('SIGUSR1', 10)]], p, r.state).out, ['disarm wait', 'log6 starting ssh (count 8)', 'spawn'])
+  t.same(drive([[15, { type: 'waited' }]], p, r.state).out, ['log6 starting ssh (count 8)', 'spawn'])
+  t.same(drive([[8, sig('SIGTERM', 15)]], p, r.state).out, ['log3 signalled to exit', 'disarm wait', 'disarm lifetime', 'exit 1'])
+})
+
+t.test('signals while running', async t => {
+  const running = drive([[0, begin], [0, spawned]])
+  const term = drive([[1, sig('SIGTERM', 15)], [2, exited(255)]], plan, running)
+  t.same(term.out, ['log6 received signal to exit (15)', 'disarm poll', 'disarm early', 'disarm settle', 'cancel-probe', 'kill', 'disarm lifetime', 'exit 1'])
+  const usr1 = drive([[1, sig('SIGUSR1', 10)], [2, exited(null, 15)]], plan, running)
+  t.same(usr1.out.slice(0, 6), ['log6 signalled to kill and restart ssh', 'disarm poll', 'disarm early', 'disarm settle', 'cancel-probe', 'kill'])
+  t.ok(usr1.out.includes('log6 starting ssh (count 2)'))
+  t.same(drive([[1, sig('SIGHUP', 1)]], plan, running).out, [], 'HUP while running changes nothing')
+  const twice = drive([[1, sig('SIGUSR1', 10)], [1, sig('SIGINT', 2)], [2, exited(255)]], plan, running)
+  t.same(twice.out.slice(-3), ['log6 received signal to exit (2)', 'disarm lifetime', 'exit 1'], 'an exit signal while stopping wins')
+  t.same(drive([[1, sig('SIGUSR1', 10)]], plan, drive([[1, sig('SIGTERM', 15)]], plan, running).state).out, [])
+})
+
+t.test('lifetime', async t => {
+  const p = { ...plan, maxLifetime: 100 }
+  const r = drive([[0, begin], [0, spawned]], p)
+  t.ok(r.out.includes('arm lifetime 100000'))
+  t.same(drive([[100, { type: 'lifetime' }], [101, exited(255)]], p, r).out, [
+    'log6 exceeded maximum time to live, shutting down', 'disarm poll', 'disarm early', 'disarm settle', 'cancel-probe', 'kill', 'disarm lifetime', 'exit 0',
+  ])
+  const stopping = drive([[50, { type: 'probed', ok: false }]], p, drive([[49, { type: 'poll' }]], p, r))
+  t.same(drive([[100, { type: 'lifetime' }], [101, exited(255)]], p, stopping).out, ['log6 exceeded maximum time to live, shutting down', 'disarm lifetime', 'exit 0'])
+  t.same(drive([[0, { type: 'lifetime' }]], p).out, ['log6 exceeded maximum time to live, shutting down', 'disarm wait', 'disarm lifetime', 'exit 0'])
+})
+
+t.test('lifetime armed: every way out disarms it, the exit backstop of the shell has nothing to do', async t => {
+  const p = { ...plan, maxLifetime: 100, gateTime: 0, maxStart: 2 }
+  const running = drive([[0, begin], [0, spawned]], p)
+  t.ok(running.armed.has('lifetime'))
+  const ways: [string, [number, Event][]][] = [
+    ['ssh exits 0', [[5, exited(0)]]],
+    ['ssh exits 3', [[5, exited(3)]]],
+    ['SIGTERM', [[5, sig('SIGTERM', 15)], [6, exited(null, 15)]]],
+    ['max start count', [[5, exited(255)], [5, spawned], [6, exited(255)]]],
+    ['spawn failure on a restart', [[5, exited(255)], [5, { type: 'spawn-failed', message: '/x: No such file or directory' }]]],
+  ]
+  for (const [why, events] of ways) {
+    const end = drive(events, p, running)
+    t.equal(end.out.at(-1)?.startsWith('exit'), true, `${why}: exits`)
+    t.same([...end.armed], [], `${why}: nothing armed`)
+  }
+})
+
+t.test('spawn failure; stray events are ignored', async t => {
+  t.same(drive([[0, begin], [0, { type: 'spawn-failed', message: '/x: No such file or directory' }]]).out.slice(-3), [
+    'log3 /x: No such file or directory', 'disarm lifetime', 'exit 1',
+  ])
+  const idle = initialState()
+  for (const e of [{ type: 'waited' }, exited(0), { type: 'poll' }, { type: 'probed', ok: true }, sig('SIGHUP', 1), sig('SIGUSR1', 10)] as Event[]) {
+    t.same(step(idle, e, 0, plan)[1], [], e.type)
+  }
+  const running = drive([[0, begin], [0, spawned]]).state
+  t.same(step(running, { type: 'probed', ok: false }, 0, plan)[1], [], 'no probe in flight')
+  const probing = drive([[1, { type: 'poll' }]], plan, running).state
+  t.same(step(probing, { type: 'poll' }, 0, plan)[1], [], 'one probe at a time')
+  t.same(drive([[0, begin], [0, spawned]], { ...plan, monitoring: false }).out.filter(l => l.startsWith('arm')), ['arm settle 5000'], 'no monitor, no poll timer')
+})
+
+/** every action, the telling ones too */
+const all = (events: [number, Event][], p: Plan = plan, from: State = initialState(), random = () => 0.5) => {
+  let s = from
+  const out: Action[] = []
+  for (const [at, e] of events) {
+    const [next, actions] = step(s, e, at * 1000, p, random)
+    s = next
+    out.push(...actions)
+  }
+  return { state: s, out }
+}
+const said = (kind: Said['kind'], words: string, port?: number): Event => ({ type: 'ssh-said', said: { kind, words, port, about: `${kind}:${port ?? ''}` } })
+const up = drive([[0, begin], [0, spawned], [1, { type: 'early' }], [1.2, { type: 'probed', ok: true, rttMs: 5, fresh: true }]]).state
+
+t.test('early probes: quiet, growing apart, never fatal before the first poll; the first pass is "tunnel up"', async t => {
+  const r = drive([[0, begin], [0, spawned], [1, { type: 'early' }], [2, { type: 'probed', ok: false }], [3, { type: 'early' }], [4, { type: 'probed', ok: false }]])
+  t.same(r.out.slice(-4), ['probe 15000 quiet', 'arm early 2000', 'probe 15000 quiet', 'arm early 4000'], 'a failure only schedules the next')
+  t.equal(r.state.phase.name, 'running')
+  const late = drive([[40, { type: 'early' }], [55, { type: 'probed', ok: false }]], plan, r.state)
+  t.same(late.out, ['probe 15000 quiet'], 'none after the first poll would come')
+  const poll = drive([[40, { type: 'early' }], [60, { type: 'poll' }]], plan, r.state)
+  t.same(poll.out.slice(-2), ['cancel-probe', 'probe 15000'], 'the first poll takes over from an early probe, and counts')
+  const ok = all([[0, begin], [0, spawned], [1, { type: 'early' }], [1.25, { type: 'probed', ok: true, rttMs: 250, fresh: true }]])
+  t.match(ok.out.slice(-4), [
+    { type: 'record-probe', ok: true, rttMs: 250 },
+    { type: 'disarm', timer: 'early' },
+    { type: 'log', level: 6, message: 'tunnel up, 1.3 s after ssh started' },
+    { type: 'status', state: 'up', sshPid: 42, starts: 1 },
+  ])
+  t.notOk(ok.out.some(a => a.type === 'arm' && a.timer === 'poll' && a.ms === 600000), 'the first poll stays where 1.4g has it')
+  t.same(drive([[0, begin], [0, spawned]], { ...plan, firstPollTime: 1 }).out.filter(l => l.startsWith('arm')), ['arm poll 1000'], 'no early probe when the first poll comes as soon')
+  t.same(drive([[2, { type: 'early' }]], plan, up).out, [], 'none once up')
+  t.same(drive([[1, { type: 'early' }], [1.5, { type: 'early' }]]).out, [], 'nor before ssh runs')
+  t.same(drive([[0, begin], [0, spawned], [1, { type: 'early' }], [1.5, { type: 'early' }]]).out.filter(l => l.startsWith('probe')), ['probe 15000 quiet'], 'one at a time')
+})
+
+t.test('once up, probes get deadlines from the measured round trip', async t => {
+  t.same(drive([[60, { type: 'poll' }]], plan, up).out, ['probe 400+800'], 'fast line: the floor, then twice it on fresh connections')
+  const slow = drive([[60, { type: 'poll' }], [61, { type: 'probed', ok: true, rttMs: 800, fresh: false }], [661, { type: 'poll' }]], plan, up)
+  t.match(slow.out.at(-1), /^probe \d+\+\d+$/)
+  const [d1, d2] = slow.out.at(-1)!.slice(6).split('+').map(Number)
+  t.ok(d1! > 800 && d1! + d2! <= 15000, `a slow line's first try outlasts its round trip (${d1}+${d2})`)
+  t.same(drive([[60, { type: 'poll' }], [60.5, { type: 'probed', ok: false }]], plan, up).out[1], 'log6 port down, restarting ssh')
+  t.same(drive([[60, { type: 'poll' }]], { ...plan, fixedDeadline: true }, up).out, ['probe 15000'], 'AUTOSSH_PROBE_DEADLINE=fixed: 1.4g\'s way')
+})
+
+t.test('the poll timer is rearmed once, whatever started the probe', async t => {
+  const r = drive([[30, { type: 'net-changed', what: 'address' }], [60, { type: 'poll' }], [61, { type: 'probed', ok: true, rttMs: 5, fresh: false }]], plan, up)
+  t.same(r.out, ['probe 400+800', 'arm poll 600000'], 'a poll during an event probe waits for it, then rearms')
+  t.same(drive([[30, { type: 'net-changed', what: 'x' }], [31, { type: 'probed', ok: true, rttMs: 5 }]], plan, up).out, ['probe 400+800'], 'an event probe leaves the poll timer alone')
+})
+
+t.test('network changes and resumes probe at once; bursts while probing give one probe', async t => {
+  t.same(drive([[100, { type: 'net-changed', what: 'route' }]], plan, up).out, ['probe 400+800'])
+  t.same(drive([[100, { type: 'resumed', sleptMs: 3600000 }], [100.1, { type: 'net-changed', what: 'link' }]], plan, up).out, ['probe 400+800'])
+  const notYet = drive([[0, begin], [0, spawned], [0.5, { type: 'net-changed', what: 'address' }]])
+  t.same(notYet.out.at(-1), 'probe 15000 quiet', 'before the tunnel is up the probe is an early one')
+  const backoff = drive([[7, exited(255)]], { ...plan, gateTime: 0 }, (() => {
+    const events: [number, Event][] = [[0, begin], [0, spawned]]
+    for (let i = 1; i <= 6; i++) events.push([i, exited(255)], [i, spawned])
+    return drive(events, { ...plan, gateTime: 0 }).state
+  })())
+  t.equal(backoff.state.phase.name, 'backoff')
+  t.same(drive([[8, { type: 'net-changed', what: 'address' }]], plan, backoff.state).out, ['disarm wait', 'log6 starting ssh (count 8)', 'spawn'], 'a backoff wait ends when the network changes')
+  t.same(drive([[0, begin], [0, spawned], [1, { type: 'net-changed', what: 'x' }]], { ...plan, monitoring: false }).out.slice(-1), ['arm settle 5000'], '-M 0: nothing to probe')
+})
+
+t.test('ssh says a remote forward failed: logged once, ssh restarted, retried at a steady pace', async t => {
+  const r = drive([[100, said('remote-forward-failed', 'ssh: remote forward refused for port 2222', 2222)], [100.1, exited(null, 15)]], plan, up)
+  t.same(r.out.slice(0, 3), [
+    'log6 ssh: remote forward refused for port 2222',
+    'log6 the server may still hold port 2222 for an older session; ClientAliveInterval in its sshd_config frees such ports',
+    'disarm poll',
+  ])
+  t.ok(r.out.includes('kill'))
+  t.ok(r.out.includes('arm wait 3000'), 'the steady wait, not the backoff')
+  const again = drive([[103, { type: 'waited' }], [103, spawned], [104, said('remote-forward-failed', 'ssh: remote forward refused for port 2222', 2222)]], plan, r.state)
+  t.notOk(again.out.some(l => l.startsWith('log6 ssh: remote') || l.startsWith('log6 the server')), 'said once per outage')
+  t.ok(again.out.includes('kill'))
+  const healed = drive([[103, { type: 'waited' }], [103, spawned], [104, { type: 'early' }], [105, { type: 'probed', ok: true, rttMs: 9 }], [200, said('remote-forward-failed', 'ssh: remote forward refused for port 2222', 2222)]], plan, r.state)
+  t.ok(healed.out.includes('log6 ssh: remote forward refused for port 2222'), 'a new outage says it again')
+  t.same(drive([[5, said('local-forward-failed', 'ssh: cannot listen on local port 22883', 22883)]], plan, up).out.slice(0, 2), ['log6 ssh: cannot listen on local port 22883', 'disarm poll'])
+  t.same(drive([[5, said('remote-forward-failed', 'ssh: remote forward refused')]], plan, up).out[1], 'log6 the server may still hold port ? for an older session; ClientAliveInterval in its sshd_config frees such ports', 'a port ssh did not name')
+  t.ok(drive([[5, said('remote-forward-failed', 'ssh: remote forward refused')], [5, exited(null, 15)]], plan, up).out.includes('arm wait 3000'), 'a port ssh did not name is waited for as steadily')
+  const stopping = drive([[5, sig('SIGTERM', 15)], [5, said('remote-forward-failed', 'ssh: remote forward refused', 1)]], plan, up)
+  t.notOk(stopping.out.includes('kill') && stopping.out.filter(l => l === 'kill').length > 1, 'an ssh on its way out is not killed twice')
+})
+
+t.test('ssh cannot log in: after the first run it is retried slowly, and says so; on the first run within the gate, autossh ends', async t => {
+  const first = drive([[0, begin], [0, spawned], [1, said('auth-failed', 'ssh: authentication refused')], [1, exited(255)]])
+  t.same(first.out.slice(-3), ['log3 ssh exited prematurely with status 255; autossh exiting', 'disarm lifetime', 'exit 1'])
+  const later = drive([[100, said('auth-failed', 'ssh: authentication refused')], [100, exited(255)]], plan, up)
+  t.ok(later.out.includes('log6 ssh: authentication refused; trying again in 60 s'))
+  t.ok(later.out.includes('arm wait 60000'))
+  t.ok(drive([[100, said('host-key-changed', 'ssh: host key changed')], [100, exited(255)]], { ...plan, pollTime: 10 }, up).out.includes('arm wait 10000'), 'never longer than the poll time')
+  const words = drive([[100, said('resolve-failed', 'ssh: cannot resolve host name x')], [100, said('resolve-failed', 'ssh: cannot resolve host name x')]], plan, up)
+  t.same(words.out, ['log6 ssh: cannot resolve host name x'], 'other words are only logged, once')
+})
+
+t.test('-M 0: up once ssh has stayed up a while; the status follows the tunnel', async t => {
+  const p = { ...plan, monitoring: false }
+  const r = all([[0, begin], [0, spawned], [5, { type: 'settled' }]], p)
+  t.same(r.out.filter(a => a.type === 'status').map(a => (a as { state: string }).state), ['starting', 'up'])
+  t.same(all([[6, { type: 'settled' }]], p, r.state).out, [], 'once')
+  const down = all([[60, { type: 'poll' }], [61, { type: 'probed', ok: false }], [61, exited(null, 15)]], plan, up)
+  t.match(down.out.filter(a => a.type === 'status' || a.type === 'record-probe'), [
+    { type: 'record-probe', ok: false, reason: 'port down, restarting ssh' },
+    { type: 'status', state: 'down', reason: 'port down, restarting ssh' },
+    { type: 'status', state: 'starting' },
+  ].slice(0, 2))
+  const stop = all([[70, sig('SIGTERM', 15)], [71, exited(null, 15)]], plan, up)
+  t.match(stop.out.filter(a => a.type === 'status'), [{ state: 'stopping' }, { state: 'stopping' }])
+})

@@ -1,7 +1,7 @@
 // autossh: read the environment and the command line, then supervise ssh.
 import { resolve } from 'node:path'
 import type { Server } from 'node:net'
-import { ipv6Only, readCommandLine, sshArgs } from './options/args.js'
+import { ipv6Only, readCommandLine, sshArgs, type CommandLine } from './options/args.js'
 import { detach, READY, report, takeReadyFd } from './os/daemon.js'
 import { takeEarlySignals } from './early.js'
 import { LOG_DEBUG, LOG_INFO, LOG_WARNING } from './log/levels.js'
@@ -11,7 +11,7 @@ import { fileTarget, writeAll } from './log/targets.js'
 import { listen } from './monitor/listen.js'
 import { Monitor } from './monitor/probe.js'
 import { hostPort, MONITOR_HOST, MONITOR_HOST_IPV6 } from './monitor/host.js'
-import { forwards, parseMonitorSpec } from './monitor/spec.js'
+import { forwards, parseMonitorSpec, type MonitorSpec } from './monitor/spec.js'
 import { removePidFile, writePidFile } from './os/pidfile.js'
 import { chooseMonitorPort, NO_FREE_PORT } from './monitor/port-pick.js'
 import { run, type EventSource } from './shell/run.js'
@@ -19,7 +19,7 @@ import { createReporter, type Reporter } from './report/report.js'
 import { watchNetwork } from './watch/network.js'
 import { watchResume } from './watch/resume.js'
 import { hear } from './ssh/says.js'
-import { netTimeoutMs, NET_TIMEOUT_MS, readSettings } from './options/settings.js'
+import { netTimeoutMs, NET_TIMEOUT_MS, readSettings, type Settings } from './options/settings.js'
 import { strerror } from './os/strerror.js'
 import { startTracing } from './os/trace.js'
 
@@ -32,156 +32,219 @@ const WORLD_EVENTS: readonly EventSource[] = [
   emit => watchResume(sleptMs => emit({ type: 'resumed', sleptMs })),
 ]
 
+/** what every set-up phase uses: a phase returns an exit status to end autossh there */
+interface Io {
+  argv: readonly string[]
+  env: NodeJS.ProcessEnv
+  log: Logger
+  /** set when this is the background copy that -f started */
+  readyFd: number | undefined
+  /** say why autossh cannot go on (to the foreground of -f too); status 1 */
+  fail(message: string): 1
+  /** an info line, unless the foreground of -f has said it already */
+  say(message: string): void
+}
+
+interface Input {
+  settings: Settings
+  line: CommandLine & { action: 'run' }
+}
+
+/** the AUTOSSH_* variables, then the command line; -V and usage end here */
+const readInput = async (io: Io): Promise<Input | number> => {
+  const read = readSettings(io.env)
+  if (!read.ok) return io.fail(read.error)
+  const settings = read.settings
+  io.log.level = settings.logLevel
+  // autossh logs these before its log file is open
+  settings.notes.forEach(io.say)
+
+  const line = readCommandLine(io.argv, settings.port, settings.sshFlavor)
+  // commander only for these two: it is not loaded to supervise ssh
+  if (line.action === 'version') {
+    writeAll(1, (await import('./options/usage.js')).versionLine())
+    return 0
+  }
+  if (line.action === 'usage') {
+    if (line.complaint) writeAll(2, line.complaint + '\n')
+    writeAll(2, (await import('./options/usage.js')).usageText())
+    return 1
+  }
+  return { settings, line }
+}
+
+interface MonitorChoice {
+  /** the spec as written, or as picked: the status file shows it */
+  text: string
+  spec: MonitorSpec
+  /** picked by us, not given: taken meanwhile, it may be picked again */
+  picked: boolean
+  netTimeout: number
+}
+
+/** the monitor port, from -M or AUTOSSH_PORT or picked; the log file opened on the way, as 1.4g */
+const chooseMonitor = ({ settings, line }: Input, io: Io): MonitorChoice | number => {
+  // neither -M nor AUTOSSH_PORT: Debian's wrapper picks a free pair and sets AUTOSSH_PORT
+  // (ssh and the background copy of -f see it too)
+  let text = line.monitor
+  const picked = text === undefined
+  if (text === undefined) {
+    const port = chooseMonitorPort()
+    if (port === undefined) return io.fail(NO_FREE_PORT)
+    io.env.AUTOSSH_PORT = text = String(port)
+  }
+
+  if (settings.logFile !== undefined) {
+    try {
+      io.log.use(fileTarget(settings.logFile))
+    } catch (err) {
+      return io.fail(`${settings.logFile}: ${strerror(err)}`)
+    }
+  }
+
+  // after the log file is open, as 1.4g: a bad -M is in the log too
+  const spec = parseMonitorSpec(text)
+  if (!spec.ok) return io.fail(spec.error)
+
+  if (spec.spec.mode === 'off') io.say('port set to 0, monitoring disabled')
+  const netTimeout = netTimeoutMs(settings.pollTime)
+  if (netTimeout < NET_TIMEOUT_MS) io.say(`short poll time: adjusting net timeouts to ${netTimeout}`)
+  return { text, spec: spec.spec, picked, netTimeout }
+}
+
+/** -f in the foreground: start the background copy and report how it went */
+const goBackground = async ({ settings }: Input, io: Io): Promise<number> => {
+  // told to exit while starting (signals on their way arrive first): as 1.4g killed
+  // before its fork, no background copy
+  await new Promise(resolve => setImmediate(resolve))
+  if (takeEarlySignals().some(s => s !== 'SIGHUP' && s !== 'SIGUSR1')) return 1
+  // the log file was opened here; the background copy opens it again from /
+  const childEnv = settings.logFile === undefined ? io.env : { ...io.env, AUTOSSH_LOGFILE: resolve(settings.logFile) }
+  const complaint = await detach(io.argv, childEnv)
+  if (complaint === undefined) return 0
+  writeAll(2, `autossh: ${complaint}\n`)
+  return 1
+}
+
+/** pair mode: the port the test line comes back on, bound for the whole run */
+const bindMonitor = async (choice: MonitorChoice, host: string, io: Io, held: { listener?: Server }): Promise<MonitorChoice | number> => {
+  let { spec, text } = choice
+  if (spec.mode !== 'pair') return choice
+  for (let tries = 1; held.listener === undefined; tries++) {
+    const readPort = spec.port + 1
+    try {
+      held.listener = await listen(readPort, host)
+    } catch (err) {
+      // a port we picked, taken since /proc said it was free: pick again (the wrapper just fails)
+      const port = choice.picked && (err as NodeJS.ErrnoException).code === 'EADDRINUSE' && tries < PICK_AGAIN ? chooseMonitorPort() : undefined
+      if (port === undefined) return io.fail(`bind on ${hostPort(host, readPort)}: ${strerror(err)}`)
+      io.log.log(LOG_DEBUG, `picked monitor port ${spec.port} taken meanwhile; trying ${port}`)
+      io.env.AUTOSSH_PORT = text = String(port)
+      spec = { mode: 'pair', port }
+    }
+  }
+  return { ...choice, spec, text }
+}
+
+/** the pid file and the status file, each removed on every way out (a crash too) */
+const writeFiles = ({ settings }: Input, choice: MonitorChoice, io: Io): Reporter | number => {
+  if (settings.pidFile !== undefined) {
+    try {
+      writePidFile(settings.pidFile)
+    } catch (err) {
+      return io.fail(`cannot open pid file "${settings.pidFile}": ${strerror(err)}`)
+    }
+    process.once('exit', () => removePidFile(settings.pidFile!))
+  }
+  let reporter: Reporter
+  try {
+    reporter = createReporter({ env: io.env, statusFile: settings.statusFile, monitor: choice.text, onError: m => io.log.log(LOG_WARNING, m) })
+  } catch (err) {
+    return io.fail(`cannot open status file "${settings.statusFile}": ${strerror(err)}`)
+  }
+  process.once('exit', () => void reporter.close())
+  return reporter
+}
+
+/** everything is in place: supervise ssh until autossh should exit */
+const supervise = (input: Input, choice: MonitorChoice, host: string, listener: Server | undefined, reporter: Reporter, io: Io): Promise<number> => {
+  const { settings, line } = input
+  const { spec, netTimeout } = choice
+  const monitor =
+    spec.mode === 'off'
+      ? undefined
+      : new Monitor({
+          mode: spec.mode,
+          port: spec.port,
+          host,
+          listener,
+          message: settings.message,
+          keep: settings.probeConnection === 'keep',
+          strangerMs: netTimeout,
+          log: (level, message) => io.log.log(level, message),
+        })
+  if (io.readyFd !== undefined) report(io.readyFd, READY)
+  return run({
+    plan: {
+      maxStart: settings.maxStart,
+      // -f: the user wants it to keep trying, machines may still be coming up
+      gateTime: line.daemon ? 0 : settings.gateTime,
+      pollTime: settings.pollTime,
+      firstPollTime: settings.firstPollTime,
+      maxLifetime: settings.maxLifetime,
+      monitoring: monitor !== undefined,
+      netTimeoutMs: netTimeout,
+      fixedDeadline: settings.probeDeadline === 'fixed',
+    },
+    sshPath: settings.sshPath,
+    sshArgs: sshArgs(line.tokens, forwards(spec, host), settings.sshFlavor),
+    log: io.log,
+    monitor,
+    classify: hear,
+    // only a tunnel with a probe has something to do when the world changes
+    sources: settings.netWatch && monitor !== undefined ? WORLD_EVENTS : [],
+    reporter,
+  }).finally(() => reporter.close())
+}
+
 export const main = async (argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> => {
   await startTracing(env)
-  // set when this is the background copy that -f started
   const readyFd = takeReadyFd(env)
   const socket = env.AUTOSSH_SYSLOG_SOCKET || SYSLOG_SOCKET
   const log = new Logger(syslogTarget(socket), LOG_INFO, env.AUTOSSH_DEBUG !== undefined)
-  const fail = (message: string): 1 => {
-    log.fatal(message)
-    if (readyFd !== undefined) report(readyFd, message)
-    return 1
+  const io: Io = {
+    argv,
+    env,
+    log,
+    readyFd,
+    fail(message) {
+      log.fatal(message)
+      if (readyFd !== undefined) report(readyFd, message)
+      return 1
+    },
+    say: message => void (readyFd === undefined && log.log(LOG_INFO, message)),
   }
-  // the foreground already said what comes before going to the background
-  const say = (message: string) => readyFd === undefined && log.log(LOG_INFO, message)
-  let listener: Server | undefined
-
+  // the monitor's listening port: closed on the way out unless the monitor took it
+  const held: { listener?: Server } = {}
   try {
-    const read = readSettings(env)
-    if (!read.ok) return fail(read.error)
-    const settings = read.settings
-    log.level = settings.logLevel
-    // autossh logs these before its log file is open
-    settings.notes.forEach(say)
+    const input = await readInput(io)
+    if (typeof input === 'number') return input
+    const chosen = chooseMonitor(input, io)
+    if (typeof chosen === 'number') return chosen
+    if (input.line.daemon && readyFd === undefined) return await goBackground(input, io)
 
-    const line = readCommandLine(argv, settings.port, settings.sshFlavor)
-    // commander only for these two: it is not loaded to supervise ssh
-    if (line.action === 'version') {
-      writeAll(1, (await import('./options/usage.js')).versionLine())
-      return 0
-    }
-    if (line.action === 'usage') {
-      if (line.complaint) writeAll(2, line.complaint + '\n')
-      writeAll(2, (await import('./options/usage.js')).usageText())
-      return 1
-    }
-    // neither -M nor AUTOSSH_PORT: Debian's wrapper picks a free pair and sets AUTOSSH_PORT
-    // (ssh and the background copy of -f see it too)
-    let monitorText = line.monitor
-    const picked = monitorText === undefined
-    if (monitorText === undefined) {
-      const port = chooseMonitorPort()
-      if (port === undefined) return fail(NO_FREE_PORT)
-      env.AUTOSSH_PORT = monitorText = String(port)
-    }
-
-    if (settings.logFile !== undefined) {
-      try {
-        log.use(fileTarget(settings.logFile))
-      } catch (err) {
-        return fail(`${settings.logFile}: ${strerror(err)}`)
-      }
-    }
-
-    // after the log file is open, as 1.4g: a bad -M is in the log too
-    const spec = parseMonitorSpec(monitorText)
-    if (!spec.ok) return fail(spec.error)
-    let monitorSpec = spec.spec
-
-    if (monitorSpec.mode === 'off') say('port set to 0, monitoring disabled')
-    const netTimeout = netTimeoutMs(settings.pollTime)
-    if (netTimeout < NET_TIMEOUT_MS) say(`short poll time: adjusting net timeouts to ${netTimeout}`)
-
-    if (line.daemon && readyFd === undefined) {
-      // told to exit while starting (signals on their way arrive first): as 1.4g killed
-      // before its fork, no background copy
-      await new Promise(resolve => setImmediate(resolve))
-      if (takeEarlySignals().some(s => s !== 'SIGHUP' && s !== 'SIGUSR1')) return 1
-      // the log file was opened here; the background copy opens it again from /
-      const childEnv = settings.logFile === undefined ? env : { ...env, AUTOSSH_LOGFILE: resolve(settings.logFile) }
-      const complaint = await detach(argv, childEnv)
-      if (complaint === undefined) return 0
-      writeAll(2, `autossh: ${complaint}\n`)
-      return 1
-    }
-
+    const { settings, line } = input
     // with -6 ssh listens on ::1 only, and 127.0.0.1 would be refused at every probe
     const host = settings.monitorHost ?? (ipv6Only(line.tokens, settings.sshFlavor) ? MONITOR_HOST_IPV6 : MONITOR_HOST)
-    if (monitorSpec.mode === 'pair') {
-      for (let tries = 1; listener === undefined; tries++) {
-        const readPort = monitorSpec.port + 1
-        try {
-          listener = await listen(readPort, host)
-        } catch (err) {
-          // a port we picked, taken since /proc said it was free: pick again (the wrapper just fails)
-          const port = picked && (err as NodeJS.ErrnoException).code === 'EADDRINUSE' && tries < PICK_AGAIN ? chooseMonitorPort() : undefined
-          if (port === undefined) return fail(`bind on ${hostPort(host, readPort)}: ${strerror(err)}`)
-          log.log(LOG_DEBUG, `picked monitor port ${monitorSpec.port} taken meanwhile; trying ${port}`)
-          env.AUTOSSH_PORT = monitorText = String(port)
-          monitorSpec = { mode: 'pair', port }
-        }
-      }
-    }
-
-    if (settings.pidFile !== undefined) {
-      try {
-        writePidFile(settings.pidFile)
-      } catch (err) {
-        return fail(`cannot open pid file "${settings.pidFile}": ${strerror(err)}`)
-      }
-      // every way out takes the pid file with it, a crash too
-      process.once('exit', () => removePidFile(settings.pidFile!))
-    }
-
-    let reporter: Reporter
-    try {
-      reporter = createReporter({ env, statusFile: settings.statusFile, monitor: monitorText, onError: m => log.log(LOG_WARNING, m) })
-    } catch (err) {
-      return fail(`cannot open status file "${settings.statusFile}": ${strerror(err)}`)
-    }
-    // as the pid file: every way out takes the status file with it
-    process.once('exit', () => void reporter.close())
-
-    const monitor =
-      monitorSpec.mode === 'off'
-        ? undefined
-        : new Monitor({
-            mode: monitorSpec.mode,
-            port: monitorSpec.port,
-            host,
-            listener,
-            message: settings.message,
-            keep: settings.probeConnection === 'keep',
-            strangerMs: netTimeout,
-            log: (level, message) => log.log(level, message),
-          })
-    listener = undefined
-
-    if (readyFd !== undefined) report(readyFd, READY)
-    return await run({
-      plan: {
-        maxStart: settings.maxStart,
-        // -f: the user wants it to keep trying, machines may still be coming up
-        gateTime: line.daemon ? 0 : settings.gateTime,
-        pollTime: settings.pollTime,
-        firstPollTime: settings.firstPollTime,
-        maxLifetime: settings.maxLifetime,
-        monitoring: monitor !== undefined,
-        netTimeoutMs: netTimeout,
-        fixedDeadline: settings.probeDeadline === 'fixed',
-      },
-      sshPath: settings.sshPath,
-      sshArgs: sshArgs(line.tokens, forwards(monitorSpec, host), settings.sshFlavor),
-      log,
-      monitor,
-      classify: hear,
-      // only a tunnel with a probe has something to do when the world changes
-      sources: settings.netWatch && monitor !== undefined ? WORLD_EVENTS : [],
-      reporter,
-    }).finally(() => reporter.close())
+    const choice = await bindMonitor(chosen, host, io, held)
+    if (typeof choice === 'number') return choice
+    const reporter = writeFiles(input, choice, io)
+    if (typeof reporter === 'number') return reporter
+    const { listener } = held
+    held.listener = undefined
+    return await supervise(input, choice, host, listener, reporter, io)
   } finally {
-    listener?.close()
+    held.listener?.close()
     await log.close()
   }
 }

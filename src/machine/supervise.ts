@@ -224,10 +224,12 @@ const recheck = (s: State, now: number, plan: Plan, why: string): Step => {
   return probe(s, plan, !p.up, false, why)
 }
 
-export const step = (s: State, e: Event, now: number, plan: Plan, random: () => number = Math.random): Step => {
-  const p = s.phase
-  if (p.name === 'done') return [s, []]
+/** an event of one family, with what every handler needs */
+type On<T extends Event['type']> = (s: State, e: Extract<Event, { type: T }>, now: number, plan: Plan, random: () => number) => Step
 
+/** ssh's life: the first start, the end of a wait, its start, its exit */
+const onLife: On<'begin' | 'waited' | 'spawned' | 'spawn-failed' | 'exited'> = (s, e, now, plan, random) => {
+  const p = s.phase
   switch (e.type) {
     case 'begin': {
       const arm: Action[] = plan.maxLifetime > 0 ? [{ type: 'arm', timer: 'lifetime', ms: plan.maxLifetime * 1000 }] : []
@@ -262,18 +264,23 @@ export const step = (s: State, e: Event, now: number, plan: Plan, random: () => 
       if (!v.restart) return finish(s, said, v.status)
       return next(s, now, plan, [...said, status(s, 'down', { reason: v.message, sshPid: null })], random)
     }
+  }
+}
 
-    case 'early': {
-      if (p.name !== 'running' || p.up || p.probe) return [s, []]
+/** is the tunnel up: early probes, the poll, a probe's result, -M 0's settling */
+const onProbe: On<'early' | 'settled' | 'poll' | 'probed'> = (s, e, now, plan) => {
+  const p = s.phase
+  if (p.name !== 'running') return [s, []]
+  switch (e.type) {
+    case 'early':
+      if (p.up || p.probe) return [s, []]
       return probe(s, plan, true, false, `early probe ${p.early + 1}`)
-    }
 
     case 'settled':
-      if (p.name !== 'running' || p.up) return [s, []]
+      if (p.up) return [s, []]
       return [{ ...s, said: [], phase: { ...p, up: true } }, [status(s, 'up', { sshPid: p.pid })]]
 
     case 'poll': {
-      if (p.name !== 'running') return [s, []]
       if (p.probe?.early) {
         // the first poll is due: from now on a failed probe counts
         const [probing, actions] = probe(s, plan, false, true, 'poll')
@@ -284,7 +291,7 @@ export const step = (s: State, e: Event, now: number, plan: Plan, random: () => 
     }
 
     case 'probed': {
-      if (p.name !== 'running' || !p.probe) return [s, []]
+      if (!p.probe) return [s, []]
       const { early, rearm } = p.probe
       if (e.ok) {
         const rttMs = e.rttMs ?? null
@@ -313,64 +320,86 @@ export const step = (s: State, e: Event, now: number, plan: Plan, random: () => 
       const reason = 'port down, restarting ssh'
       return stop(s, [log(LOG_INFO, reason), { type: 'record-probe', ok: false, rttMs: null, reason }], { restart: true }, reason)
     }
+  }
+}
 
+/** what ssh said on its stderr: logged once per outage, and acted on */
+const onSaid: On<'ssh-said'> = (s, { said }) => {
+  let [told, actions] = once(s, said.about, LOG_INFO, said.words)
+  switch (said.kind) {
+    case 'auth-failed':
+    case 'host-key-unknown':
+    case 'host-key-changed':
+    case 'host-key-unverified':
+      return [{ ...told, retry: { why: 'auth', words: said.words } }, actions]
+    case 'remote-forward-failed': {
+      const [hinted, hint] = once(
+        told,
+        'hint',
+        LOG_INFO,
+        `the server may still hold port ${said.port ?? '?'} for an older session; ClientAliveInterval in its sshd_config frees such ports`,
+      )
+      told = { ...hinted, retry: { why: 'held', port: said.port } }
+      actions = [...actions, ...hint]
+      break
+    }
+    case 'local-forward-failed':
+      break
+    default:
+      return [told, actions]
+  }
+  // a forward that failed is a failed tunnel, though ssh runs on
+  if (told.phase.name !== 'running') return [told, actions]
+  return stop(told, actions, { restart: true }, said.words)
+}
+
+/** the end of autossh's own time, and signals */
+const onEnd: On<'lifetime' | 'signal'> = (s, e, now, plan) => {
+  const p = s.phase
+  if (e.type === 'lifetime') {
+    const said = [log(LOG_INFO, 'exceeded maximum time to live, shutting down')]
+    if (p.name === 'running') return stop(s, said, { restart: false, status: 0 }, 'exceeded maximum time to live')
+    if (p.name === 'stopping') return [{ ...s, phase: { name: 'stopping', after: { restart: false, status: 0 } } }, said]
+    return finish(s, [...said, { type: 'disarm', timer: 'wait' }], 0)
+  }
+  switch (e.signal) {
+    case 'SIGUSR1':
+      if (p.name === 'running') return stop(s, [log(LOG_INFO, 'signalled to kill and restart ssh')], { restart: true }, 'signalled to restart')
+      return p.name === 'backoff' ? wake(s, now, plan, 'SIGUSR1') : [s, []]
+    case 'SIGHUP':
+      // autossh 1.4g dies of a HUP while it backs off; here it means: try now
+      return p.name === 'backoff' ? wake(s, now, plan, 'SIGHUP') : [s, []]
+    default: {
+      const why = `received signal to exit (${e.number})`
+      if (p.name === 'running') return stop(s, [log(LOG_INFO, why)], { restart: false, status: 1 }, why)
+      if (p.name === 'stopping') return [{ ...s, phase: { name: 'stopping', after: { restart: false, status: 1 } } }, [log(LOG_INFO, why)]]
+      return finish(s, [log(LOG_ERR, 'signalled to exit'), { type: 'disarm', timer: 'wait' }], 1)
+    }
+  }
+}
+
+export const step = (s: State, e: Event, now: number, plan: Plan, random: () => number = Math.random): Step => {
+  if (s.phase.name === 'done') return [s, []]
+  switch (e.type) {
+    case 'begin':
+    case 'waited':
+    case 'spawned':
+    case 'spawn-failed':
+    case 'exited':
+      return onLife(s, e, now, plan, random)
+    case 'early':
+    case 'settled':
+    case 'poll':
+    case 'probed':
+      return onProbe(s, e, now, plan, random)
     case 'net-changed':
       return recheck(s, now, plan, `network changed (${e.what})`)
-
     case 'resumed':
       return recheck(s, now, plan, `resumed after ${Math.round(e.sleptMs / 1000)} s asleep`)
-
-    case 'ssh-said': {
-      const { said } = e
-      let [told, actions] = once(s, said.about, LOG_INFO, said.words)
-      switch (said.kind) {
-        case 'auth-failed':
-        case 'host-key-unknown':
-        case 'host-key-changed':
-        case 'host-key-unverified':
-          return [{ ...told, retry: { why: 'auth', words: said.words } }, actions]
-        case 'remote-forward-failed': {
-          const [hinted, hint] = once(
-            told,
-            'hint',
-            LOG_INFO,
-            `the server may still hold port ${said.port ?? '?'} for an older session; ClientAliveInterval in its sshd_config frees such ports`,
-          )
-          told = { ...hinted, retry: { why: 'held', port: said.port } }
-          actions = [...actions, ...hint]
-          break
-        }
-        case 'local-forward-failed':
-          break
-        default:
-          return [told, actions]
-      }
-      // a forward that failed is a failed tunnel, though ssh runs on
-      if (told.phase.name !== 'running') return [told, actions]
-      return stop(told, actions, { restart: true }, said.words)
-    }
-
-    case 'lifetime': {
-      const said = [log(LOG_INFO, 'exceeded maximum time to live, shutting down')]
-      if (p.name === 'running') return stop(s, said, { restart: false, status: 0 }, 'exceeded maximum time to live')
-      if (p.name === 'stopping') return [{ ...s, phase: { name: 'stopping', after: { restart: false, status: 0 } } }, said]
-      return finish(s, [...said, { type: 'disarm', timer: 'wait' }], 0)
-    }
-
+    case 'ssh-said':
+      return onSaid(s, e, now, plan, random)
+    case 'lifetime':
     case 'signal':
-      switch (e.signal) {
-        case 'SIGUSR1':
-          if (p.name === 'running') return stop(s, [log(LOG_INFO, 'signalled to kill and restart ssh')], { restart: true }, 'signalled to restart')
-          return p.name === 'backoff' ? wake(s, now, plan, 'SIGUSR1') : [s, []]
-        case 'SIGHUP':
-          // autossh 1.4g dies of a HUP while it backs off; here it means: try now
-          return p.name === 'backoff' ? wake(s, now, plan, 'SIGHUP') : [s, []]
-        default: {
-          const why = `received signal to exit (${e.number})`
-          if (p.name === 'running') return stop(s, [log(LOG_INFO, why)], { restart: false, status: 1 }, why)
-          if (p.name === 'stopping') return [{ ...s, phase: { name: 'stopping', after: { restart: false, status: 1 } } }, [log(LOG_INFO, why)]]
-          return finish(s, [log(LOG_ERR, 'signalled to exit'), { type: 'disarm', timer: 'wait' }], 1)
-        }
-      }
+      return onEnd(s, e, now, plan, random)
   }
 }

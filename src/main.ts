@@ -170,6 +170,7 @@ export const main = async (argv: readonly string[], env: NodeJS.ProcessEnv): Pro
         monitoring: monitor !== undefined,
         netTimeoutMs: netTimeout,
         fixedDeadline: settings.probeDeadline === 'fixed',
+        stopStatus: settings.stopStatus,
       },
       sshPath: settings.sshPath,
       sshArgs: sshArgs(line.tokens, forwards(monitorSpec, host), settings.sshFlavor),

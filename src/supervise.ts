@@ -24,6 +24,8 @@ export interface Plan {
   netTimeoutMs: number
   /** AUTOSSH_PROBE_DEADLINE=fixed: every probe gets the whole net timeout, as in 1.4g */
   fixedDeadline?: boolean
+  /** AUTOSSH_STOP_STATUS: the exit status after SIGTERM or SIGINT; 1 when unset, as 1.4g */
+  stopStatus?: 0 | 1
 }
 
 export type ExitSignal = 'SIGTERM' | 'SIGINT' | 'SIGQUIT' | 'SIGABRT'
@@ -377,9 +379,11 @@ export const step = (s: State, e: Event, now: number, plan: Plan, random: () => 
           return p.name === 'backoff' ? wake(s, now, plan, 'SIGHUP') : [s, []]
         default: {
           const why = `received signal to exit (${e.number})`
-          if (p.name === 'running') return stop(s, [log(LOG_INFO, why)], { restart: false, status: 1 }, why)
-          if (p.name === 'stopping') return [{ ...s, phase: { name: 'stopping', after: { restart: false, status: 1 } } }, [log(LOG_INFO, why)]]
-          return finish(s, [log(LOG_ERR, 'signalled to exit'), { type: 'disarm', timer: 'wait' }], 1)
+          // a stop asked for; SIGQUIT and SIGABRT (systemd's watchdog) stay failures
+          const status = e.signal === 'SIGTERM' || e.signal === 'SIGINT' ? (plan.stopStatus ?? 1) : 1
+          if (p.name === 'running') return stop(s, [log(LOG_INFO, why)], { restart: false, status }, why)
+          if (p.name === 'stopping') return [{ ...s, phase: { name: 'stopping', after: { restart: false, status } } }, [log(LOG_INFO, why)]]
+          return finish(s, [log(LOG_ERR, 'signalled to exit'), { type: 'disarm', timer: 'wait' }], status)
         }
       }
   }

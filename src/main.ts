@@ -195,6 +195,7 @@ const supervise = (input: Input, choice: MonitorChoice, host: string, listener: 
       monitoring: monitor !== undefined,
       netTimeoutMs: netTimeout,
       fixedDeadline: settings.probeDeadline === 'fixed',
+      stopStatus: settings.stopStatus,
     },
     sshPath: settings.sshPath,
     sshArgs: sshArgs(line.tokens, forwards(spec, host), settings.sshFlavor),

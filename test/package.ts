@@ -6,7 +6,12 @@ import t from 'tap'
 import { readFileSync } from 'node:fs'
 
 const read = (name: string) => JSON.parse(readFileSync(new URL(`../${name}`, import.meta.url), 'utf8'))
-const pkg = read('package.json') as { allowScripts?: Record<string, boolean> }
+const pkg = read('package.json') as {
+  allowScripts?: Record<string, boolean>
+  bin: Record<string, string>
+  man: string[]
+  scripts: Record<string, string>
+}
 const lock = read('package-lock.json') as { packages: Record<string, { hasInstallScript?: boolean }> }
 
 /** `node_modules/a/node_modules/@b/c` is @b/c */
@@ -26,4 +31,17 @@ t.test('esbuild runs without its postinstall: its binary comes as an optional de
   t.equal(pkg.allowScripts?.esbuild, false)
   const optional = Object.keys(lock.packages).filter(p => p.startsWith('node_modules/@esbuild/linux-'))
   t.ok(optional.length > 0, 'the lockfile has the Linux binaries')
+})
+
+t.test('installed as autossh and as autossh-ts, a name no distribution package has', async t => {
+  t.same(pkg.bin, { autossh: 'dist/cli.cjs', 'autossh-ts': 'dist/cli.cjs' })
+  t.same(pkg.man, ['man/autossh.1', 'man/autossh-ts.1'])
+  // npm links man/autossh-ts.1 beside man/autossh.1 in PREFIX/share/man/man1
+  t.equal(readFileSync(new URL('../man/autossh-ts.1', import.meta.url), 'utf8'), '.so man1/autossh.1\n')
+})
+
+t.test('npm install -g of the tarball is quiet: no script of ours that npm 11 asks about', async t => {
+  // the tarball carries dist/ built by prepack; prepare would be listed as an install script not allowed
+  for (const name of ['preinstall', 'install', 'postinstall', 'prepare']) t.notOk(pkg.scripts[name], name)
+  t.equal(pkg.scripts.prepack, 'npm run build')
 })

@@ -24,6 +24,8 @@ export interface Plan {
   netTimeoutMs: number
   /** AUTOSSH_PROBE_DEADLINE=fixed: every probe gets the whole net timeout, as in 1.4g */
   fixedDeadline?: boolean
+  /** AUTOSSH_STOP_STATUS: the exit status after SIGTERM or SIGINT (1.4g: 1) */
+  stopStatus?: 0 | 1
 }
 
 export type ExitSignal = 'SIGTERM' | 'SIGINT' | 'SIGQUIT' | 'SIGABRT'
@@ -371,9 +373,11 @@ const onEnd: On<'lifetime' | 'signal'> = (s, e, now, plan) => {
       return p.name === 'backoff' ? wake(s, now, plan, 'SIGHUP') : [s, []]
     default: {
       const why = `received signal to exit (${e.number})`
-      if (p.name === 'running') return stop(s, [log(LOG_INFO, why)], { restart: false, status: 1 }, why)
-      if (p.name === 'stopping') return [{ ...s, phase: { name: 'stopping', after: { restart: false, status: 1 } } }, [log(LOG_INFO, why)]]
-      return finish(s, [log(LOG_ERR, 'signalled to exit'), { type: 'disarm', timer: 'wait' }], 1)
+      // AUTOSSH_STOP_STATUS: a stop asked for (TERM, INT) may exit 0; a watchdog's ABRT never does
+      const status = e.signal === 'SIGTERM' || e.signal === 'SIGINT' ? (plan.stopStatus ?? 1) : 1
+      if (p.name === 'running') return stop(s, [log(LOG_INFO, why)], { restart: false, status }, why)
+      if (p.name === 'stopping') return [{ ...s, phase: { name: 'stopping', after: { restart: false, status } } }, [log(LOG_INFO, why)]]
+      return finish(s, [log(LOG_ERR, 'signalled to exit'), { type: 'disarm', timer: 'wait' }], status)
     }
   }
 }

@@ -44,6 +44,8 @@ export interface Settings {
   probeDeadline: 'rtt' | 'fixed'
   /** AUTOSSH_NETWATCH: probe at once when the network changes or the machine wakes */
   netWatch: boolean
+  /** AUTOSSH_STOP_STATUS: the exit status when SIGTERM or SIGINT stops autossh (1, as 1.4g; 0 for systemd) */
+  stopStatus: 0 | 1
   /** messages autossh logs while reading its settings */
   notes: string[]
 }
@@ -67,6 +69,7 @@ export const readSettings = (env: Env): SettingsResult => {
     probeConnection: 'keep',
     probeDeadline: 'rtt',
     netWatch: true,
+    stopStatus: 1,
     sshFlavor: flavorOf(env.AUTOSSH_PATH ?? SSH_PATH),
     notes: [],
   }
@@ -155,6 +158,11 @@ export const readSettings = (env: Env): SettingsResult => {
   if ((v = env.AUTOSSH_NETWATCH) !== undefined && v !== '') {
     if (v !== 'on' && v !== 'off') return fail(`invalid network watch "${v}" (on or off)`)
     s.netWatch = v === 'on'
+  }
+
+  if ((v = env.AUTOSSH_STOP_STATUS) !== undefined && v !== '') {
+    if (v !== '0' && v !== '1') return fail(`invalid stop status "${v}" (0 or 1)`)
+    s.stopStatus = v === '0' ? 0 : 1
   }
 
   // as in autossh 1.5, but checked

@@ -162,6 +162,29 @@ t.test('signals while running', async t => {
   t.same(drive([[1, sig('SIGUSR1', 10)]], plan, drive([[1, sig('SIGTERM', 15)]], plan, running).state).out, [])
 })
 
+t.test('AUTOSSH_STOP_STATUS=0: SIGTERM and SIGINT exit 0 in every phase; SIGQUIT, SIGABRT and failures stay 1', async t => {
+  const p: Plan = { ...plan, stopStatus: 0 }
+  const running = drive([[0, begin], [0, spawned]], p)
+  const stop = (signal: 'SIGTERM' | 'SIGINT', number: number) => drive([[1, sig(signal, number)], [2, exited(null, 15)]], p, running).out
+  t.same(stop('SIGTERM', 15).slice(-3), ['kill', 'disarm lifetime', 'exit 0'], 'running, SIGTERM')
+  t.same(stop('SIGINT', 2).slice(-1), ['exit 0'], 'running, SIGINT')
+  const quit: Event = { type: 'signal', signal: 'SIGQUIT', number: 3 }
+  const abort: Event = { type: 'signal', signal: 'SIGABRT', number: 6 }
+  t.same(drive([[1, quit], [2, exited(null, 15)]], p, running).out.slice(-1), ['exit 1'], 'SIGQUIT')
+  t.same(drive([[1, abort], [2, exited(null, 15)]], p, running).out.slice(-1), ['exit 1'], "SIGABRT, systemd's watchdog")
+  const restarting = drive([[1, sig('SIGUSR1', 10)], [1, sig('SIGTERM', 15)], [2, exited(null, 15)]], p, running)
+  t.same(restarting.out.slice(-1), ['exit 0'], 'while ssh is stopped for a restart')
+  t.same(drive([[0, sig('SIGTERM', 15)], [0, begin]], p).out, ['log3 signalled to exit', 'disarm wait', 'disarm lifetime', 'exit 0'], 'before the first start')
+  const quick: [number, Event][] = [[0, begin], [0, spawned]]
+  for (let i = 1; i <= 6; i++) quick.push([i, exited(255)], [i, spawned])
+  const backoff = drive([...quick, [7, exited(255)]], { ...p, gateTime: 0 })
+  t.equal(backoff.state.phase.name, 'backoff')
+  t.same(drive([[8, sig('SIGTERM', 15)]], p, backoff).out.slice(-1), ['exit 0'], 'in a backoff wait')
+  t.same(drive([[1, exited(255)]], p, running).out.slice(-1), ['exit 1'], 'a failure (ssh failing within the gate time) still exits 1')
+  t.same(drive([[0, begin], [0, { type: 'spawn-failed', message: '/x: No such file or directory' }]], p).out.slice(-1), ['exit 1'], 'and so does an ssh that cannot start')
+  t.same(stop('SIGTERM', 15).slice(0, 1), ['log6 received signal to exit (15)'], 'logged as without it')
+})
+
 t.test('lifetime', async t => {
   const p = { ...plan, maxLifetime: 100 }
   const r = drive([[0, begin], [0, spawned]], p)

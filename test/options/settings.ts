@@ -25,6 +25,7 @@ t.test('defaults', async t => {
     probeConnection: 'keep',
     probeDeadline: 'rtt',
     netWatch: true,
+    stopStatus: 1,
     sshFlavor: 'openssh',
     notes: [],
   })
@@ -37,6 +38,13 @@ t.test('ours: AUTOSSH_PROBE_DEADLINE and AUTOSSH_NETWATCH', async t => {
   t.equal(get({ AUTOSSH_NETWATCH: 'on' }).netWatch, true)
   t.equal(read({ AUTOSSH_PROBE_DEADLINE: 'slow' }), 'invalid probe deadline "slow" (rtt or fixed)')
   t.equal(read({ AUTOSSH_NETWATCH: '0' }), 'invalid network watch "0" (on or off)')
+})
+
+t.test('ours: AUTOSSH_STOP_STATUS', async t => {
+  t.equal(get({ AUTOSSH_STOP_STATUS: '0' }).stopStatus, 0)
+  t.equal(get({ AUTOSSH_STOP_STATUS: '1' }).stopStatus, 1)
+  t.equal(get({ AUTOSSH_STOP_STATUS: '' }).stopStatus, 1, 'empty is unset')
+  for (const v of ['2', '00', ' 0', 'yes', '-1']) t.equal(read({ AUTOSSH_STOP_STATUS: v }), `invalid stop status "${v}" (0 or 1)`, v)
 })
 
 t.test('values', async t => {

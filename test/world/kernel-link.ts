@@ -11,7 +11,7 @@
 //                                                         sshd :22, echo :7, target :1883
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -27,7 +27,10 @@ const REMOTE = fileURLToPath(new URL('./remote.ts', import.meta.url))
 const INSIDE = fileURLToPath(new URL('./netns-inside.ts', import.meta.url))
 const START_MS = 15000
 const CMD_MS = 10000
-/** our namespaces are named PREFIX<pid>-<tag>-<role>: a later run can tell a dead run's leftovers */
+/**
+ * our namespaces are named PREFIX<pid>-<tag>-<role>, our files in tmpdir
+ * PREFIX<pid>-...: a later run can tell a dead run's leftovers
+ */
 const PREFIX = 'aksk-'
 
 export type Role = 'client' | 'router' | 'server'
@@ -110,13 +113,16 @@ const removeNetns = (name: string): void => {
   spawnSync('ip', ['netns', 'del', name], { stdio: 'ignore', timeout: CMD_MS })
 }
 
-/** namespaces of runs whose process is gone (SIGKILLed by a timeout, say): their exit handler never ran */
+const deadRun = (name: string): boolean => {
+  const m = new RegExp(`^${PREFIX}(\\d+)-`).exec(name)
+  return m !== null && !existsSync(`/proc/${m[1]}`)
+}
+
+/** namespaces and files of runs whose process is gone (SIGKILLed by a timeout, say): their exit handler never ran */
 const sweep = (): void => {
   const list = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8', timeout: CMD_MS }).stdout ?? ''
-  for (const name of list.split('\n').map(l => l.split(' ')[0]!)) {
-    const m = new RegExp(`^${PREFIX}(\\d+)-`).exec(name)
-    if (m && !existsSync(`/proc/${m[1]}`)) removeNetns(name)
-  }
+  for (const name of list.split('\n').map(l => l.split(' ')[0]!)) if (deadRun(name)) removeNetns(name)
+  for (const name of readdirSync(tmpdir())) if (deadRun(name)) rmSync(join(tmpdir(), name), { recursive: true, force: true })
 }
 
 let known: true | string | undefined
@@ -162,7 +168,7 @@ export const makeKernelLink = async (opts: KernelLinkOptions = {}): Promise<Kern
     router: `${PREFIX}${process.pid}-${tag}-r`,
     server: `${PREFIX}${process.pid}-${tag}-s`,
   }
-  const dir = mkdtempSync(join(tmpdir(), 'autossh-kl-'))
+  const dir = mkdtempSync(join(tmpdir(), `${PREFIX}${process.pid}-`))
   const children = new Set<ChildProcess>()
   const hostServers: net.Server[] = []
   const cleanups: (() => Promise<void> | void)[] = [() => rmSync(dir, { recursive: true, force: true })]
@@ -218,7 +224,7 @@ export const makeKernelLink = async (opts: KernelLinkOptions = {}): Promise<Kern
 
     const hostPorts = new Map<number, number>()
     if (opts.expose?.length) {
-      const expose = opts.expose.map(port => ({ port, path: join(tmpdir(), `aksk-${tag}-e${port}.sock`) }))
+      const expose = opts.expose.map(port => ({ port, path: join(tmpdir(), `${PREFIX}${process.pid}-${tag}-e${port}.sock`) }))
       cleanups.push(() => expose.forEach(e => rmSync(e.path, { force: true })))
       const inside = spawnIn([process.execPath, '--import', 'tsx', INSIDE, JSON.stringify({ reach: [], expose, veth: false })], { helper: true })
       await ready(inside.child, 'the client namespace bridge')

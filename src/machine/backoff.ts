@@ -21,10 +21,29 @@ export const CEILING_POLL_SHARE = 1 / 4
 export const FLOOR_AT_CEILING = 0.4
 /** below the ceiling a wait is at least this long, seconds (never straight back) */
 export const FLOOR_S = 1
-/** a forward refused because the server still holds the port: retry within this many ms ... */
+/** a forward refused because the server still holds the port: the first retries come within this many ms ... */
 export const HELD_PORT_MIN_MS = 2000
 /** ... plus a random share of this many */
 export const HELD_PORT_SPREAD_MS = 2000
+/** the longest quick retry */
+export const HELD_QUICK_MAX_MS = HELD_PORT_MIN_MS + HELD_PORT_SPREAD_MS
+/** later, about this share of the time the port has been held ... */
+export const HELD_SHARE = 1 / 10
+/** ... jittered down by up to this share of it ... */
+export const HELD_JITTER = 0.2
+/** ... and never longer than this: at most one login a minute */
+export const HELD_MAX_MS = 60000
+/** refusals further apart than this are a new hold, not the same one */
+export const HELD_PORT_GAP_MS = HELD_MAX_MS * 1.5
+/** the monitor's own port held: ssh is kept, and asking again costs the user's forwards a restart: at least this long between asks ... */
+export const MONITOR_REASK_MIN_MS = 30000
+/** ... or this share of the time it has been held ... */
+export const MONITOR_REASK_SHARE = 1 / 4
+/** ... up to this ... */
+export const MONITOR_REASK_MAX_MS = 300000
+/** ... made longer at random by up to this share, so that a fleet does not ask at one moment */
+export const MONITOR_REASK_JITTER = 0.25
+export const MONITOR_REASK_GAP_MS = MONITOR_REASK_MAX_MS * (1 + MONITOR_REASK_JITTER) * 1.2
 
 /** a number in [0, 1), as Math.random gives */
 export type Random = () => number
@@ -73,6 +92,21 @@ export const graceTime = (tries: number, sinceLastStart: number, pollTime: numbe
   return { tries: next, waitMs, why: `try ${next}: a random wait between ${secs(floor)} and ${secs(cap)}` }
 }
 
-/** milliseconds before the next try when a forward was refused because the server still holds its port */
-export const heldPortWait = (random: Random = Math.random): number =>
-  Math.round(HELD_PORT_MIN_MS + HELD_PORT_SPREAD_MS * random())
+/**
+ * Milliseconds before the next try when a forward was refused because the server
+ * still holds the port, heldMs after the first refusal. Quick (2 to 4 s) while a
+ * server with ClientAliveInterval may be about to let go; then about a tenth of
+ * the time held, so the forward is back within a tenth of the time it was held,
+ * and a server that never lets go sees at most a login a minute.
+ */
+export const heldPortWait = (heldMs: number, random: Random = Math.random): number => {
+  const quick = HELD_PORT_MIN_MS + HELD_PORT_SPREAD_MS * random()
+  const grown = heldMs * HELD_SHARE * (1 - HELD_JITTER * random())
+  return Math.round(Math.min(HELD_MAX_MS, Math.max(quick, grown)))
+}
+
+/** milliseconds before asking again for the monitor's own port, held heldMs so far (ssh kept meanwhile) */
+export const monitorReaskWait = (heldMs: number, random: Random = Math.random): number => {
+  const base = Math.min(MONITOR_REASK_MAX_MS, Math.max(MONITOR_REASK_MIN_MS, heldMs * MONITOR_REASK_SHARE))
+  return Math.round(base * (1 + MONITOR_REASK_JITTER * random()))
+}

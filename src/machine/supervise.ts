@@ -3,7 +3,7 @@
 // out. autossh 1.4g's ssh_run() and ssh_watch() loops, written as states,
 // and what it does not see: the line's round trip, the network changing
 // under the tunnel, and what ssh says on its stderr.
-import { graceTime, heldPortWait } from './backoff.js'
+import { graceTime, heldPortWait, HELD_PORT_GAP_MS, HELD_QUICK_MAX_MS, MONITOR_REASK_GAP_MS, monitorReaskWait } from './backoff.js'
 import { LOG_DEBUG, LOG_ERR, LOG_INFO } from '../log/levels.js'
 import { deadlines, measure, type Estimates } from './rtt.js'
 import type { Said } from '../ssh/says.js'
@@ -26,6 +26,8 @@ export interface Plan {
   fixedDeadline?: boolean
   /** AUTOSSH_STOP_STATUS: the exit status after SIGTERM or SIGINT (1.4g: 1) */
   stopStatus?: 0 | 1
+  /** pair mode: the port of the monitor's own -R forward, told apart from the user's */
+  monitorRemotePort?: number
 }
 
 export type ExitSignal = 'SIGTERM' | 'SIGINT' | 'SIGQUIT' | 'SIGABRT'
@@ -55,15 +57,18 @@ export type Event =
   /** the machine slept (suspend) and woke */
   | { type: 'resumed'; sleptMs: number }
   | { type: 'ssh-said'; said: Said }
+  /** time to ask the server again for a port it held */
+  | { type: 'reask' }
 
-export type Timer = 'wait' | 'poll' | 'lifetime' | 'early' | 'settle'
+export type Timer = 'wait' | 'poll' | 'lifetime' | 'early' | 'settle' | 'reask'
 
 export type Action =
   /** stderr: the message ends autossh and must reach a person at a terminal too */
   | { type: 'log'; level: number; message: string; stderr?: true }
   | { type: 'arm'; timer: Timer; ms: number }
   | { type: 'disarm'; timer: Timer }
-  | { type: 'spawn' }
+  /** watch: with the monitor's forwards (false: the server holds the monitor's port) */
+  | { type: 'spawn'; watch: boolean }
   /** one connection test; a deadline per try; quiet: an early probe, logged at debug level */
   | { type: 'probe'; deadlines: number[]; quiet: boolean }
   | { type: 'cancel-probe' }
@@ -71,7 +76,8 @@ export type Action =
   | { type: 'kill' }
   | { type: 'exit'; status: 0 | 1 }
   /** the tunnel's state for the status file and systemd */
-  | { type: 'status'; state: TunnelState; reason?: string; sshPid?: number | null; starts: number }
+  /** unwatched: why the monitor is off while the tunnel is up (null: watched again) */
+  | { type: 'status'; state: TunnelState; reason?: string; sshPid?: number | null; starts: number; unwatched?: string | null }
   /** a probe that counts, for the status file */
   | { type: 'record-probe'; ok: boolean; rttMs: number | null; reason?: string }
   /** a decision and its reason, for DEBUG=autossh:* */
@@ -97,13 +103,25 @@ export type Phase =
       up: boolean
       /** early probes made on this ssh */
       early: number
+      /** the monitor's forwards are in place (false: not asked for, or refused) */
+      watched: boolean
     }
   /** ssh has been told to go; what comes once it has */
   | { name: 'stopping'; after: After }
   | { name: 'done' }
 
-/** why the next start waits other than by the backoff */
-type Retry = { why: 'held'; port?: number } | { why: 'auth'; words: string }
+/** why the next start waits other than by the backoff (now: at once, not counted as a quick try) */
+type Retry = { why: 'held'; port?: number } | { why: 'auth'; words: string } | { why: 'now'; reason: string }
+
+/** a remote port the server still holds for an older session, over the restarts */
+export interface Held {
+  port?: number
+  /** the monitor's own -R port, not the user's */
+  monitor: boolean
+  /** the first refusal, and the last one */
+  since: number
+  last: number
+}
 
 export interface State {
   phase: Phase
@@ -117,9 +135,20 @@ export interface State {
   /** what has been logged since the tunnel was last up, so that an outage says each thing once */
   said: string[]
   retry?: Retry
+  held?: Held
+  /** the next ssh is started with the monitor's forwards */
+  watchNext: boolean
 }
 
-export const initialState = (): State => ({ phase: { name: 'idle' }, startCount: 0, lastStart: -Infinity, tries: 0, rtt: {}, said: [] })
+export const initialState = (): State => ({
+  phase: { name: 'idle' },
+  startCount: 0,
+  lastStart: -Infinity,
+  tries: 0,
+  rtt: {},
+  said: [],
+  watchNext: true,
+})
 
 /** early probes: the first this long after ssh starts, each next one twice as long after */
 export const EARLY_FIRST_MS = 1000
@@ -132,7 +161,7 @@ type Step = [State, Action[]]
 
 const log = (level: number, message: string): Action => ({ type: 'log', level, message })
 const trace = (message: string): Action => ({ type: 'trace', message })
-const status = (s: State, state: TunnelState, more: { reason?: string; sshPid?: number | null } = {}): Action => ({
+const status = (s: State, state: TunnelState, more: { reason?: string; sshPid?: number | null; unwatched?: string | null } = {}): Action => ({
   type: 'status',
   state,
   starts: s.startCount,
@@ -141,10 +170,11 @@ const status = (s: State, state: TunnelState, more: { reason?: string; sshPid?: 
 
 const finish = (s: State, actions: Action[], exit: 0 | 1): Step => [
   { ...s, phase: { name: 'done' } },
-  [...actions, status(s, 'stopping'), { type: 'disarm', timer: 'lifetime' }, { type: 'exit', status: exit }],
+  [...actions, status(s, 'stopping'), ...timersOff('lifetime', 'reask'), { type: 'exit', status: exit }],
 ]
 
 const quietTimers: Action[] = ['poll', 'early', 'settle'].map(timer => ({ type: 'disarm', timer }) as Action)
+const timersOff = (...timers: Timer[]): Action[] => timers.map(timer => ({ type: 'disarm', timer }))
 
 /** stop ssh; `after` says what comes once it has gone */
 const stop = (s: State, actions: Action[], after: After, reason: string): Step => [
@@ -156,7 +186,7 @@ const start = (s: State, now: number, plan: Plan): Step => {
   const count = plan.maxStart < 0 ? `count ${s.startCount}` : `count ${s.startCount} of ${plan.maxStart}`
   return [
     { ...s, phase: { name: 'idle' }, lastStart: now, retry: undefined },
-    [log(LOG_INFO, `starting ssh (${count})`), { type: 'spawn' }],
+    [log(LOG_INFO, `starting ssh (${count})`), { type: 'spawn', watch: plan.monitoring && s.watchNext }],
   ]
 }
 
@@ -178,10 +208,24 @@ const next = (s: State, now: number, plan: Plan, actions: Action[], random: () =
   const grace = graceTime(s.tries, (now - s.lastStart) / 1000, plan.pollTime, random)
   let waitMs = grace.waitMs
   const more: Action[] = [log(LOG_DEBUG, `checking for grace period, tries = ${grace.tries}`)]
-  if (s.retry?.why === 'held') {
-    // the port frees once the server lets go of the old session: try at a steady pace, not a growing one
-    waitMs = heldPortWait(random)
-    more.push(trace(`remote port ${s.retry.port ?? '?'} held: retrying in ${waitMs} ms, not by the backoff`))
+  let tries = grace.tries
+  if (s.retry?.why === 'now') {
+    waitMs = 0
+    tries = s.tries
+    more.push(trace(`${s.retry.reason}: starting ssh at once`))
+  } else if (s.retry?.why === 'held') {
+    // the port frees once the server lets go of the old session: quick tries at first, then
+    // fewer logins the longer it is held (a server without ClientAliveInterval may hold it for hours)
+    const heldMs = now - s.held!.since
+    const port = s.retry.port ?? '?'
+    waitMs = heldPortWait(heldMs, random)
+    more.push(trace(`remote port ${port} held for ${heldMs} ms: retrying in ${waitMs} ms, not by the backoff`))
+    if (waitMs > HELD_QUICK_MAX_MS) {
+      const words = `the server has held port ${port} for ${Math.round(heldMs / 1000)} s: asking for it less often from now on (next in ${Math.round(waitMs / 1000)} s, at most once a minute)`
+      const [told, slow] = once(s, `held-slow:${port}`, LOG_INFO, words)
+      s = told
+      more.push(...slow)
+    }
   } else if (s.retry?.why === 'auth') {
     // refused logins and changed host keys rarely heal by themselves: do not hammer the server
     waitMs = Math.max(waitMs, Math.min(AUTH_RETRY_S, plan.pollTime) * 1000)
@@ -189,7 +233,7 @@ const next = (s: State, now: number, plan: Plan, actions: Action[], random: () =
   } else {
     more.push(trace(`${grace.why}${waitMs > 0 ? `: waiting ${waitMs} ms` : ''}`))
   }
-  const counted = { ...s, startCount: s.startCount + 1, tries: grace.tries }
+  const counted = { ...s, startCount: s.startCount + 1, tries }
   if (waitMs > 0) {
     return [
       { ...counted, phase: { name: 'backoff' } },
@@ -222,6 +266,7 @@ const recheck = (s: State, now: number, plan: Plan, why: string): Step => {
   const p = s.phase
   if (p.name === 'backoff') return wake(s, now, plan, why)
   if (p.name !== 'running' || !plan.monitoring) return [s, [trace(`${why}: nothing to do in ${p.name}`)]]
+  if (!p.watched) return [s, [trace(`${why}: unwatched, nothing to probe`)]]
   if (p.probe) return [s, [trace(`${why}: a probe is already under way`)]]
   return probe(s, plan, !p.up, false, why)
 }
@@ -242,12 +287,14 @@ const onLife: On<'begin' | 'waited' | 'spawned' | 'spawn-failed' | 'exited'> = (
       return p.name === 'backoff' ? start(s, now, plan) : [s, []]
 
     case 'spawned': {
-      const arm: Action[] = plan.monitoring
+      // started without the monitor's forwards (the server holds its port): up once it has stayed up, as -M 0
+      const watched = plan.monitoring && s.watchNext
+      const arm: Action[] = watched
         ? [{ type: 'arm', timer: 'poll', ms: plan.firstPollTime * 1000 }]
         : [{ type: 'arm', timer: 'settle', ms: SETTLE_MS }]
-      if (plan.monitoring && EARLY_FIRST_MS < plan.firstPollTime * 1000) arm.push({ type: 'arm', timer: 'early', ms: EARLY_FIRST_MS })
+      if (watched && EARLY_FIRST_MS < plan.firstPollTime * 1000) arm.push({ type: 'arm', timer: 'early', ms: EARLY_FIRST_MS })
       return [
-        { ...s, phase: { name: 'running', pid: e.pid, up: false, early: 0 } },
+        { ...s, phase: { name: 'running', pid: e.pid, up: false, early: 0, watched } },
         [log(LOG_INFO, `ssh child pid is ${e.pid}`), status(s, 'starting', { sshPid: e.pid }), ...arm],
       ]
     }
@@ -264,7 +311,13 @@ const onLife: On<'begin' | 'waited' | 'spawned' | 'spawn-failed' | 'exited'> = (
       const v = judgeExit(e, { firstRun: s.startCount === 1, gateTime: plan.gateTime, ranFor: (now - s.lastStart) / 1000 })
       const said = [...quiet, log(v.level, v.message)]
       if (!v.restart) return finish(s, said, v.status)
-      return next(s, now, plan, [...said, status(s, 'down', { reason: v.message, sshPid: null })], random)
+      // ssh left because the server holds the monitor's port (ExitOnForwardFailure): the user's
+      // forwards come back at once, on an ssh without the monitor's
+      const unwatch: Partial<State> =
+        plan.monitoring && p.watched === false && s.held?.monitor && s.watchNext
+          ? { watchNext: false, retry: { why: 'now', reason: `monitor port ${s.held.port} held` } }
+          : {}
+      return next({ ...s, ...unwatch }, now, plan, [...said, status(s, 'down', { reason: v.message, sshPid: null })], random)
     }
   }
 }
@@ -273,14 +326,19 @@ const onLife: On<'begin' | 'waited' | 'spawned' | 'spawn-failed' | 'exited'> = (
 const onProbe: On<'early' | 'settled' | 'poll' | 'probed'> = (s, e, now, plan) => {
   const p = s.phase
   if (p.name !== 'running') return [s, []]
+  if (e.type === 'settled') {
+    if (p.up) return [s, []]
+    if (!p.watched && plan.monitoring) {
+      // up without its monitor: the user's forwards work; the outage is not over until it is watched
+      return [{ ...s, phase: { ...p, up: true } }, [status(s, 'up', { sshPid: p.pid, unwatched: unwatchedWhy(s) })]]
+    }
+    return [{ ...s, said: [], phase: { ...p, up: true } }, [status(s, 'up', { sshPid: p.pid })]]
+  }
+  if (!p.watched) return [s, [trace(`${e.type}: unwatched, no probe`)]]
   switch (e.type) {
     case 'early':
       if (p.up || p.probe) return [s, []]
       return probe(s, plan, true, false, `early probe ${p.early + 1}`)
-
-    case 'settled':
-      if (p.up) return [s, []]
-      return [{ ...s, said: [], phase: { ...p, up: true } }, [status(s, 'up', { sshPid: p.pid })]]
 
     case 'poll': {
       if (p.probe?.early) {
@@ -300,12 +358,16 @@ const onProbe: On<'early' | 'settled' | 'poll' | 'probed'> = (s, e, now, plan) =
         const actions: Action[] = [{ type: 'record-probe', ok: true, rttMs: rttMs === null ? null : Math.round(rttMs) }]
         let next: State = { ...s, tries: 0, phase: { ...p, probe: undefined, up: true } }
         if (rttMs !== null) next.rtt = measure(s.rtt, rttMs, e.fresh ?? true)
+        if (s.held?.monitor) {
+          next = { ...next, held: undefined }
+          actions.push({ type: 'disarm', timer: 'reask' }, log(LOG_INFO, `the server let go of monitor port ${s.held.port}: the tunnel is watched again`))
+        }
         if (!p.up) {
           next = { ...next, said: [] }
           actions.push(
             { type: 'disarm', timer: 'early' },
             log(LOG_INFO, `tunnel up, ${((now - s.lastStart) / 1000).toFixed(1)} s after ssh started`),
-            status(s, 'up', { sshPid: p.pid }),
+            status(s, 'up', { sshPid: p.pid, ...(s.held?.monitor ? { unwatched: null } : {}) }),
           )
         }
         if (rearm) actions.push({ type: 'arm', timer: 'poll', ms: plan.pollTime * 1000 })
@@ -326,7 +388,43 @@ const onProbe: On<'early' | 'settled' | 'poll' | 'probed'> = (s, e, now, plan) =
 }
 
 /** what ssh said on its stderr: logged once per outage, and acted on */
-const onSaid: On<'ssh-said'> = (s, { said }) => {
+/** a refused -R port, held since the first refusal of a run of them: a pause longer than the pace of asking starts a new one */
+const holding = (held: Held | undefined, port: number | undefined, monitor: boolean, now: number): Held => {
+  const gap = monitor ? MONITOR_REASK_GAP_MS : HELD_PORT_GAP_MS
+  const same = held !== undefined && held.port === port && held.monitor === monitor && now - held.last <= gap
+  return { port, monitor, since: same ? held.since : now, last: now }
+}
+
+const unwatchedWhy = (s: State): string => `the server holds monitor port ${s.held!.port}`
+
+/**
+ * The server refused the monitor's own -R port (an older session holds it): the user's
+ * forwards work, so ssh is kept, up but unwatched, and the port is asked for again later,
+ * at a pace that costs the user's forwards little (each ask restarts ssh).
+ */
+const unwatch = (s: State, actions: Action[], now: number, random: () => number): Step => {
+  const wait = monitorReaskWait(now - s.held!.since, random)
+  const why = unwatchedWhy(s)
+  const [told, said] = once(s, 'unwatched', LOG_INFO, `${why}: the tunnel is up but unwatched; asking for the port again in ${Math.round(wait / 1000)} s`)
+  const more: Action[] = [...actions, ...said, trace(`monitor port held ${now - s.held!.since} ms: asking again in ${wait} ms`), { type: 'arm', timer: 'reask', ms: wait }]
+  const p = told.phase
+  if (p.name !== 'running') return [told, more]
+  return [
+    { ...told, phase: { ...p, watched: false, probe: undefined, up: true } },
+    [...more, { type: 'cancel-probe' }, ...timersOff('poll', 'early'), status(told, 'up', { sshPid: p.pid, unwatched: why })],
+  ]
+}
+
+/** time to ask again for the monitor's port: on a new ssh with the monitor's forwards */
+const reask = (s: State): Step => {
+  const p = s.phase
+  const asking = { ...s, watchNext: true }
+  if (p.name !== 'running' || p.watched) return [asking, [trace('reask: the next ssh asks for the monitor port')]]
+  const words = `asking the server for monitor port ${s.held!.port} again`
+  return stop({ ...asking, retry: { why: 'now', reason: words } }, [log(LOG_INFO, words)], { restart: true }, words)
+}
+
+const onSaid: On<'ssh-said'> = (s, { said }, now, plan, random) => {
   let [told, actions] = once(s, said.about, LOG_INFO, said.words)
   switch (said.kind) {
     case 'auth-failed':
@@ -341,8 +439,11 @@ const onSaid: On<'ssh-said'> = (s, { said }) => {
         LOG_INFO,
         `the server may still hold port ${said.port ?? '?'} for an older session; ClientAliveInterval in its sshd_config frees such ports`,
       )
-      told = { ...hinted, retry: { why: 'held', port: said.port } }
+      const monitor = plan.monitorRemotePort !== undefined && said.port === plan.monitorRemotePort
+      told = { ...hinted, held: holding(s.held, said.port, monitor, now) }
       actions = [...actions, ...hint]
+      if (monitor) return unwatch(told, actions, now, random)
+      told.retry = { why: 'held', port: said.port }
       break
     }
     case 'local-forward-failed':
@@ -402,6 +503,8 @@ export const step = (s: State, e: Event, now: number, plan: Plan, random: () => 
       return recheck(s, now, plan, `resumed after ${Math.round(e.sleptMs / 1000)} s asleep`)
     case 'ssh-said':
       return onSaid(s, e, now, plan, random)
+    case 'reask':
+      return reask(s)
     case 'lifetime':
     case 'signal':
       return onEnd(s, e, now, plan, random)

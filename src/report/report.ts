@@ -28,6 +28,8 @@ export interface StateDetail {
   /** why: recorded as the last failure */
   reason?: string
   starts?: number
+  /** why the monitor is off while the tunnel is up; null: watched again */
+  unwatched?: string | null
 }
 
 export interface Reporter {
@@ -59,6 +61,7 @@ export const createReporter = (o: ReporterOptions): Reporter => {
     last_probe: null,
     last_failure: null,
     monitor: o.monitor,
+    unwatched: null,
   }
   if (file !== undefined) writeFileSafely(file, statusJson(s))
 
@@ -97,6 +100,8 @@ export const createReporter = (o: ReporterOptions): Reporter => {
       if (d.sshPid !== undefined) s.ssh_pid = d.sshPid
       if (d.starts !== undefined) s.starts = d.starts
       if (d.reason !== undefined) s.last_failure = { at: iso(at), reason: d.reason }
+      if (d.unwatched !== undefined) s.unwatched = d.unwatched
+      else if (state !== 'up') s.unwatched = null
       const fields: Record<string, string> = {}
       if (state === 'up' && !ready) fields.READY = '1'
       // once: the machine says stopping when it tells ssh to go, and again when it exits

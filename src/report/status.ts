@@ -16,6 +16,8 @@ export interface TunnelStatus {
   last_failure: { at: string; reason: string } | null
   /** the -M spec */
   monitor: string
+  /** why the monitor is off while the tunnel is up (the server holds its port); null: watched, or not up */
+  unwatched: string | null
 }
 
 /** the status file's text: these keys, in this order, every time */
@@ -30,6 +32,7 @@ export const statusJson = (s: TunnelStatus): string =>
       last_probe: s.last_probe && { at: s.last_probe.at, ok: s.last_probe.ok, rtt_ms: s.last_probe.rtt_ms },
       last_failure: s.last_failure && { at: s.last_failure.at, reason: s.last_failure.reason },
       monitor: s.monitor,
+      unwatched: s.unwatched,
     },
     null,
     2,
@@ -62,7 +65,7 @@ export const statusLine = (s: TunnelStatus, nowMs: number): string => {
       const probe = !p
         ? ''
         : `, last probe ${age(p.at)} ago` + (!p.ok ? ' failed' : p.rtt_ms === null ? '' : ` (rtt ${p.rtt_ms} ms)`)
-      return `up ${age(s.since)}${probe}${tail}`
+      return `up ${age(s.since)}${s.unwatched === null ? '' : ` (unwatched: ${s.unwatched})`}${probe}${tail}`
     }
     case 'starting':
       return `starting (${age(s.since)})${why === undefined ? '' : `, last failure ${age(s.last_failure!.at)} ago: ${why}`}${tail}`

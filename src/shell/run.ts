@@ -27,6 +27,8 @@ export interface RunOptions {
   plan: Plan
   sshPath: string
   sshArgs: readonly string[]
+  /** the same without the monitor's forwards, for when the server holds the monitor's port */
+  unwatchedArgs?: readonly string[]
   log: Logger
   /** the connection test, when monitoring */
   monitor?: Monitor
@@ -41,7 +43,7 @@ export interface RunOptions {
 
 export type EventSource = (emit: (e: Event) => void) => { close(): void }
 
-const EVENT_OF: Record<TimerName, Event['type']> = { wait: 'waited', poll: 'poll', lifetime: 'lifetime', early: 'early', settle: 'settled' }
+const EVENT_OF: Record<TimerName, Event['type']> = { wait: 'waited', poll: 'poll', lifetime: 'lifetime', early: 'early', settle: 'settled', reask: 'reask' }
 
 /** supervise ssh until autossh should exit; resolves with the exit status */
 export const run = (o: RunOptions): Promise<0 | 1> =>
@@ -81,12 +83,12 @@ export const run = (o: RunOptions): Promise<0 | 1> =>
       timers.delete(name)
     }
 
-    const spawn = async () => {
+    const spawn = async (watch: boolean) => {
       let c: SshChild
       try {
         const path = findExecutable(o.sshPath)
         o.log.log(LOG_DEBUG, `child of ${process.pid} execing ${path}`)
-        c = await startSsh(path, o.sshArgs, undefined, line => {
+        c = await startSsh(path, watch ? o.sshArgs : (o.unwatchedArgs ?? o.sshArgs), undefined, line => {
           const said = o.classify?.(line)
           if (said) dispatch({ type: 'ssh-said', said })
         })
@@ -130,7 +132,7 @@ export const run = (o: RunOptions): Promise<0 | 1> =>
           if (a.timer === 'poll') pollDue = undefined
           break
         case 'spawn':
-          void spawn()
+          void spawn(a.watch)
           break
         case 'probe': {
           const mine = (probe = new AbortController())
@@ -150,7 +152,7 @@ export const run = (o: RunOptions): Promise<0 | 1> =>
           break
         }
         case 'status':
-          o.reporter?.state(a.state, { sshPid: a.sshPid, reason: a.reason, starts: a.starts })
+          o.reporter?.state(a.state, { sshPid: a.sshPid, reason: a.reason, starts: a.starts, unwatched: a.unwatched })
           break
         case 'record-probe':
           o.reporter?.probe(a.ok, a.rttMs, a.reason)

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { ceiling, graceTime, heldPortWait, minTime, waitBounds, type Random } from '../../src/machine/backoff.js'
+import { ceiling, graceTime, heldPortWait, minTime, monitorReaskWait, waitBounds, type Random } from '../../src/machine/backoff.js'
 
 const fixed =
   (...values: number[]): Random =>
@@ -57,14 +57,40 @@ t.test('the ceiling stays a quarter of the poll at most', async t => {
 
 t.test('the default random source stays within the bounds', async t => {
   const waits = Array.from({ length: 200 }, () => graceTime(5, 1, 600).waitMs)
-  const held = Array.from({ length: 200 }, () => heldPortWait())
+  const held = Array.from({ length: 200 }, () => heldPortWait(0))
   t.same(waits.filter(w => w < 1000 || w > 16000), [], 'waits within 1 to 16 s')
   t.same(held.filter(w => w < 2000 || w > 4000), [], 'held-port waits within 2 to 4 s')
   t.ok(new Set(waits).size > 100, 'and random')
 })
 
-t.test('a port still held: a steady short jittered wait', async t => {
-  t.equal(heldPortWait(() => 0), 2000)
-  t.equal(heldPortWait(() => 0.5), 3000)
-  t.equal(heldPortWait(() => 0.999999), 4000)
+t.test('a port still held: quick jittered tries, then a tenth of the time held, at most a login a minute', async t => {
+  t.equal(heldPortWait(0, () => 0), 2000)
+  t.equal(heldPortWait(0, () => 0.5), 3000)
+  t.equal(heldPortWait(0, () => 0.999999), 4000)
+  t.equal(heldPortWait(30000, () => 0.5), 3000, 'held 30 s: still quick')
+  t.equal(heldPortWait(100000, () => 0), 10000, 'held 100 s: a tenth of it')
+  t.equal(heldPortWait(100000, () => 0.5), 9000, 'jittered down, never up')
+  t.equal(heldPortWait(200000, () => 0.999999), 16000)
+  t.equal(heldPortWait(3600000, () => 0), 60000, 'held an hour: a login a minute')
+  // a server that never lets go: the logins in the fourth minute, whatever the jitter
+  for (const r of [0, 0.5, 0.999999]) {
+    let at = 0
+    const since = 0
+    let fourth = 0
+    while (at < 240000) {
+      at += heldPortWait(at - since, () => r) + 500 // and the login's own time
+      if (at >= 180000 && at < 240000) fourth++
+    }
+    t.ok(fourth <= 4, `random ${r}: ${fourth} logins in the fourth minute`)
+  }
+  t.ok(new Set(Array.from({ length: 50 }, () => heldPortWait(600000))).size > 10, 'the default source is random')
+})
+
+t.test('the monitor port held: ssh is kept, and asked for again no sooner than 30 s, growing, jittered up', async t => {
+  t.equal(monitorReaskWait(0, () => 0), 30000)
+  t.equal(monitorReaskWait(0, () => 0.999999), 37500)
+  t.equal(monitorReaskWait(200000, () => 0), 50000, 'a quarter of the time held')
+  t.equal(monitorReaskWait(3600000, () => 0), 300000, 'at most 5 min')
+  const waits = new Set(Array.from({ length: 50 }, () => monitorReaskWait(0)))
+  t.ok(waits.size > 10, 'the default source is random')
 })

@@ -81,6 +81,7 @@ t.test('start, monitor, exit 0', async t => {
     'cancel-probe',
     'log6 ssh exited with status 0; autossh exiting',
     'disarm lifetime',
+    'disarm reask',
     'exit 0',
   ])
   t.equal(state.phase.name, 'done')
@@ -106,11 +107,11 @@ t.test('a failed probe kills and restarts', async t => {
 })
 
 t.test('exit statuses and the gate', async t => {
-  t.same(drive([[0, begin], [0, spawned], [5, exited(255)]]).out.slice(-3), ['log3 ssh exited prematurely with status 255; autossh exiting', 'disarm lifetime', 'exit 1'])
+  t.same(drive([[0, begin], [0, spawned], [5, exited(255)]]).out.slice(-4), ['log3 ssh exited prematurely with status 255; autossh exiting', 'disarm lifetime', 'disarm reask', 'exit 1'])
   const restarted = drive([[0, begin], [0, spawned], [31, exited(255)]]).out
   t.ok(restarted.includes('log6 ssh exited with error status 255; restarting ssh'))
   t.ok(restarted.includes('log6 starting ssh (count 2)'))
-  t.same(drive([[0, begin], [0, spawned], [31, exited(1)]]).out.slice(-3), ['log6 ssh exited with status 1; autossh exiting', 'disarm lifetime', 'exit 1'])
+  t.same(drive([[0, begin], [0, spawned], [31, exited(1)]]).out.slice(-4), ['log6 ssh exited with status 1; autossh exiting', 'disarm lifetime', 'disarm reask', 'exit 1'])
   const second = drive([[0, begin], [0, spawned], [31, exited(255)], [31, spawned], [32, exited(1)]]).out
   t.ok(second.includes('log6 ssh exited with error status 1; restarting ssh'))
   t.ok(drive([[0, begin], [0, spawned], [1, exited(null, 9)]]).out.includes('log6 ssh exited on signal 9, restarting ssh'))
@@ -129,7 +130,7 @@ t.test('max start count', async t => {
     'log6 max start count reached; exiting',
   ])
   t.equal(out.at(-1), 'exit 0')
-  t.same(drive([[0, begin]], { ...p, maxStart: 0 }).out, ['log6 max start count reached; exiting', 'disarm lifetime', 'exit 0'])
+  t.same(drive([[0, begin]], { ...p, maxStart: 0 }).out, ['log6 max start count reached; exiting', 'disarm lifetime', 'disarm reask', 'exit 0'])
 })
 
 t.test('rapid restarts back off; HUP and USR1 cut the wait short', async t => {
@@ -146,19 +147,19 @@ t.test('rapid restarts back off; HUP and USR1 cut the wait short', async t => {
   t.same(drive([[8, sig('SIGHUP', 1)]], p, r.state).out, ['disarm wait', 'log6 starting ssh (count 8)', 'spawn'])
   t.same(drive([[8, sig('SIGUSR1', 10)]], p, r.state).out, ['disarm wait', 'log6 starting ssh (count 8)', 'spawn'])
   t.same(drive([[15, { type: 'waited' }]], p, r.state).out, ['log6 starting ssh (count 8)', 'spawn'])
-  t.same(drive([[8, sig('SIGTERM', 15)]], p, r.state).out, ['log3 signalled to exit', 'disarm wait', 'disarm lifetime', 'exit 1'])
+  t.same(drive([[8, sig('SIGTERM', 15)]], p, r.state).out, ['log3 signalled to exit', 'disarm wait', 'disarm lifetime', 'disarm reask', 'exit 1'])
 })
 
 t.test('signals while running', async t => {
   const running = drive([[0, begin], [0, spawned]])
   const term = drive([[1, sig('SIGTERM', 15)], [2, exited(255)]], plan, running)
-  t.same(term.out, ['log6 received signal to exit (15)', 'disarm poll', 'disarm early', 'disarm settle', 'cancel-probe', 'kill', 'disarm lifetime', 'exit 1'])
+  t.same(term.out, ['log6 received signal to exit (15)', 'disarm poll', 'disarm early', 'disarm settle', 'cancel-probe', 'kill', 'disarm lifetime', 'disarm reask', 'exit 1'])
   const usr1 = drive([[1, sig('SIGUSR1', 10)], [2, exited(null, 15)]], plan, running)
   t.same(usr1.out.slice(0, 6), ['log6 signalled to kill and restart ssh', 'disarm poll', 'disarm early', 'disarm settle', 'cancel-probe', 'kill'])
   t.ok(usr1.out.includes('log6 starting ssh (count 2)'))
   t.same(drive([[1, sig('SIGHUP', 1)]], plan, running).out, [], 'HUP while running changes nothing')
   const twice = drive([[1, sig('SIGUSR1', 10)], [1, sig('SIGINT', 2)], [2, exited(255)]], plan, running)
-  t.same(twice.out.slice(-3), ['log6 received signal to exit (2)', 'disarm lifetime', 'exit 1'], 'an exit signal while stopping wins')
+  t.same(twice.out.slice(-4), ['log6 received signal to exit (2)', 'disarm lifetime', 'disarm reask', 'exit 1'], 'an exit signal while stopping wins')
   t.same(drive([[1, sig('SIGUSR1', 10)]], plan, drive([[1, sig('SIGTERM', 15)]], plan, running).state).out, [])
 })
 
@@ -166,7 +167,7 @@ t.test('AUTOSSH_STOP_STATUS=0: SIGTERM and SIGINT exit 0 in every phase; SIGQUIT
   const p: Plan = { ...plan, stopStatus: 0 }
   const running = drive([[0, begin], [0, spawned]], p)
   const stop = (signal: 'SIGTERM' | 'SIGINT', number: number) => drive([[1, sig(signal, number)], [2, exited(null, 15)]], p, running).out
-  t.same(stop('SIGTERM', 15).slice(-3), ['kill', 'disarm lifetime', 'exit 0'], 'running, SIGTERM')
+  t.same(stop('SIGTERM', 15).slice(-4), ['kill', 'disarm lifetime', 'disarm reask', 'exit 0'], 'running, SIGTERM')
   t.same(stop('SIGINT', 2).slice(-1), ['exit 0'], 'running, SIGINT')
   const quit: Event = { type: 'signal', signal: 'SIGQUIT', number: 3 }
   const abort: Event = { type: 'signal', signal: 'SIGABRT', number: 6 }
@@ -174,7 +175,7 @@ t.test('AUTOSSH_STOP_STATUS=0: SIGTERM and SIGINT exit 0 in every phase; SIGQUIT
   t.same(drive([[1, abort], [2, exited(null, 15)]], p, running).out.slice(-1), ['exit 1'], "SIGABRT, systemd's watchdog")
   const restarting = drive([[1, sig('SIGUSR1', 10)], [1, sig('SIGTERM', 15)], [2, exited(null, 15)]], p, running)
   t.same(restarting.out.slice(-1), ['exit 0'], 'while ssh is stopped for a restart')
-  t.same(drive([[0, sig('SIGTERM', 15)], [0, begin]], p).out, ['log3 signalled to exit', 'disarm wait', 'disarm lifetime', 'exit 0'], 'before the first start')
+  t.same(drive([[0, sig('SIGTERM', 15)], [0, begin]], p).out, ['log3 signalled to exit', 'disarm wait', 'disarm lifetime', 'disarm reask', 'exit 0'], 'before the first start')
   const quick: [number, Event][] = [[0, begin], [0, spawned]]
   for (let i = 1; i <= 6; i++) quick.push([i, exited(255)], [i, spawned])
   const backoff = drive([...quick, [7, exited(255)]], { ...p, gateTime: 0 })
@@ -190,11 +191,11 @@ t.test('lifetime', async t => {
   const r = drive([[0, begin], [0, spawned]], p)
   t.ok(r.out.includes('arm lifetime 100000'))
   t.same(drive([[100, { type: 'lifetime' }], [101, exited(255)]], p, r).out, [
-    'log6 exceeded maximum time to live, shutting down', 'disarm poll', 'disarm early', 'disarm settle', 'cancel-probe', 'kill', 'disarm lifetime', 'exit 0',
+    'log6 exceeded maximum time to live, shutting down', 'disarm poll', 'disarm early', 'disarm settle', 'cancel-probe', 'kill', 'disarm lifetime', 'disarm reask', 'exit 0',
   ])
   const stopping = drive([[50, { type: 'probed', ok: false }]], p, drive([[49, { type: 'poll' }]], p, r))
-  t.same(drive([[100, { type: 'lifetime' }], [101, exited(255)]], p, stopping).out, ['log6 exceeded maximum time to live, shutting down', 'disarm lifetime', 'exit 0'])
-  t.same(drive([[0, { type: 'lifetime' }]], p).out, ['log6 exceeded maximum time to live, shutting down', 'disarm wait', 'disarm lifetime', 'exit 0'])
+  t.same(drive([[100, { type: 'lifetime' }], [101, exited(255)]], p, stopping).out, ['log6 exceeded maximum time to live, shutting down', 'disarm lifetime', 'disarm reask', 'exit 0'])
+  t.same(drive([[0, { type: 'lifetime' }]], p).out, ['log6 exceeded maximum time to live, shutting down', 'disarm wait', 'disarm lifetime', 'disarm reask', 'exit 0'])
 })
 
 t.test('lifetime armed: every way out disarms it, the exit backstop of the shell has nothing to do', async t => {
@@ -216,8 +217,8 @@ t.test('lifetime armed: every way out disarms it, the exit backstop of the shell
 })
 
 t.test('spawn failure; stray events are ignored', async t => {
-  t.same(drive([[0, begin], [0, { type: 'spawn-failed', message: '/x: No such file or directory' }]]).out.slice(-3), [
-    'log3 /x: No such file or directory', 'disarm lifetime', 'exit 1',
+  t.same(drive([[0, begin], [0, { type: 'spawn-failed', message: '/x: No such file or directory' }]]).out.slice(-4), [
+    'log3 /x: No such file or directory', 'disarm lifetime', 'disarm reask', 'exit 1',
   ])
   const idle = initialState()
   for (const e of [{ type: 'waited' }, exited(0), { type: 'poll' }, { type: 'probed', ok: true }, sig('SIGHUP', 1), sig('SIGUSR1', 10)] as Event[]) {
@@ -320,7 +321,7 @@ t.test('ssh says a remote forward failed: logged once, ssh restarted, retried at
 
 t.test('ssh cannot log in: after the first run it is retried slowly, and says so; on the first run within the gate, autossh ends', async t => {
   const first = drive([[0, begin], [0, spawned], [1, said('auth-failed', 'ssh: authentication refused')], [1, exited(255)]])
-  t.same(first.out.slice(-3), ['log3 ssh exited prematurely with status 255; autossh exiting', 'disarm lifetime', 'exit 1'])
+  t.same(first.out.slice(-4), ['log3 ssh exited prematurely with status 255; autossh exiting', 'disarm lifetime', 'disarm reask', 'exit 1'])
   const later = drive([[100, said('auth-failed', 'ssh: authentication refused')], [100, exited(255)]], plan, up)
   t.ok(later.out.includes('log6 ssh: authentication refused; trying again in 60 s'))
   t.ok(later.out.includes('arm wait 60000'))
@@ -342,4 +343,93 @@ t.test('-M 0: up once ssh has stayed up a while; the status follows the tunnel',
   ].slice(0, 2))
   const stop = all([[70, sig('SIGTERM', 15)], [71, exited(null, 15)]], plan, up)
   t.match(stop.out.filter(a => a.type === 'status'), [{ state: 'stopping' }, { state: 'stopping' }])
+})
+
+t.test('a held -R port is asked for quickly at first, then less often the longer it is held, and says so once', async t => {
+  const refused = said('remote-forward-failed', 'ssh: remote forward refused for port 2222', 2222)
+  // a server that never lets go: refused, ssh stopped, a wait, a new ssh refused again, for four minutes
+  let now = 100
+  let d = drive([[now, refused], [now + 0.1, exited(null, 15)]], plan, up)
+  const waits: number[] = []
+  const starts: number[] = []
+  const told: string[] = []
+  while (now < 100 + 240) {
+    told.push(...d.out.filter(l => l.includes('less often')))
+    const wait = Number(/^arm wait (\d+)$/.exec(d.out.find(l => l.startsWith('arm wait'))!)![1])
+    waits.push(wait)
+    now += 0.1 + wait / 1000
+    starts.push(now - 100)
+    d = drive([[now, { type: 'waited' }], [now, spawned], [now + 0.5, refused], [now + 0.6, exited(null, 15)]], plan, d.state)
+    now += 0.6
+  }
+  t.same(waits.slice(0, 3), [3000, 3000, 3000], 'quick at first')
+  t.ok(waits.at(-1)! >= 18000, `then about a tenth of the time held (${waits.at(-1)} ms)`)
+  t.ok(starts.filter(at => at >= 180 && at < 240).length <= 4, 'at most 4 logins in the fourth minute')
+  t.equal(told.length, 1, 'the slower pace is told once')
+  t.match(told[0], /^log6 the server has held port 2222 for \d+ s: asking for it less often/)
+  // freed: the next start goes through; a refusal long after is a new hold, quick again
+  const later = drive([[now + 1000, { type: 'waited' }], [now + 1000, spawned], [now + 2000, refused], [now + 2000.1, exited(null, 15)]], plan, d.state)
+  t.ok(later.out.includes('arm wait 3000'), 'a new hold starts quick')
+})
+
+t.test("the monitor's own -R port held: ssh kept, up but unwatched, the port asked for again at a slow pace", async t => {
+  const pair: Plan = { ...plan, monitorRemotePort: 20000 }
+  const refused = said('remote-forward-failed', 'ssh: remote forward refused for port 20000', 20000)
+  const r = drive([[0, begin], [0, spawned], [1, refused]], pair)
+  t.notOk(r.out.includes('kill'), 'ssh is kept: the user forwards work')
+  t.ok(r.out.includes('arm reask 33750'), 'asked for again in 30 s and a jitter')
+  t.ok(r.out.includes('log6 the server holds monitor port 20000: the tunnel is up but unwatched; asking for the port again in 34 s'))
+  t.ok(r.out.includes('disarm poll') && r.out.includes('disarm early'), 'no probe: it cannot pass')
+  t.equal(r.state.phase.name === 'running' && r.state.phase.up, true, 'the tunnel counts as up')
+  const [, told] = step(drive([[0, begin], [0, spawned]], pair).state, refused, 1000, pair, () => 0.5)
+  t.match(told.find(a => a.type === 'status'), { state: 'up', unwatched: 'the server holds monitor port 20000' }, 'the status says why it is unwatched')
+  t.same(drive([[5, { type: 'poll' }], [6, { type: 'net-changed', what: 'x' }]], pair, r).out, [], 'polls and network changes do not probe an unwatched ssh')
+
+  // the time comes: a new ssh with the monitor's forwards, at once
+  const ask = drive([[35, { type: 'reask' }], [35.1, exited(null, 15)]], pair, r)
+  t.same(ask.out.slice(0, 1), ['log6 asking the server for monitor port 20000 again'])
+  t.ok(ask.out.includes('kill'))
+  t.ok(ask.out.includes('log6 starting ssh (count 2)') && ask.out.includes('spawn'), 'started at once, no backoff')
+  // still held: kept again, the wait grows with the time held
+  const still = drive([[35.2, spawned], [36, refused]], pair, ask)
+  t.notOk(still.out.includes('kill'))
+  t.ok(still.out.includes('arm reask 33750'), 'the floor, until a quarter of the time held is more')
+  const long = drive([[400, { type: 'reask' }], [400.1, exited(null, 15)], [400.2, spawned], [401, refused]], pair, still)
+  t.ok(long.out.includes('arm reask 112500'), 'held 400 s: a quarter of it, and a jitter')
+  t.notOk(long.out.some(l => l.includes('unwatched')), 'told once per outage')
+  // freed: the probe passes, the monitor is back
+  const freed = drive([[600, { type: 'reask' }], [600.1, exited(null, 15)], [600.2, spawned], [601, { type: 'early' }], [601.1, { type: 'probed', ok: true, rttMs: 3 }]], pair, long)
+  t.ok(freed.out.includes('log6 the server let go of monitor port 20000: the tunnel is watched again'))
+  t.equal(freed.state.held, undefined)
+
+  // a user's port is not the monitor's: the old rule
+  const user = drive([[1, said('remote-forward-failed', 'ssh: remote forward refused for port 2222', 2222)]], pair, drive([[0, begin], [0, spawned]], pair))
+  t.ok(user.out.includes('kill'))
+  // refused while ssh is on its way out: nothing to keep, the next one is asked for later
+  const leaving = drive([[1, sig('SIGUSR1', 10)], [1.1, refused]], pair, drive([[0, begin], [0, spawned]], pair))
+  t.ok(leaving.out.includes('arm reask 33750'))
+  t.equal(leaving.state.phase.name, 'stopping')
+  // a reask while no ssh runs: the next one asks
+  const idle = step({ ...r.state, phase: { name: 'backoff' }, watchNext: false }, { type: 'reask' }, 50000, pair)
+  t.equal(idle[0].watchNext, true)
+})
+
+t.test('ExitOnForwardFailure and the monitor port held: the user forwards come back at once on an ssh without the monitor', async t => {
+  const pair: Plan = { ...plan, monitorRemotePort: 20000, gateTime: 0 }
+  const refused = said('remote-forward-failed', 'ssh: remote forward refused for port 20000', 20000)
+  const r = drive([[0, begin], [0, spawned], [1, refused], [1.1, exited(255)]], pair)
+  t.ok(r.out.includes('log6 starting ssh (count 2)'), 'no backoff')
+  t.same(r.out.filter(l => l === 'spawn'), ['spawn', 'spawn'])
+  const starts = step(drive([[0, begin], [0, spawned], [1, refused]], pair).state, exited(255), 1100, pair, () => 0.5)[1]
+  t.match(starts.find(a => a.type === 'spawn'), { watch: false }, 'without the monitor forwards')
+  const unwatched = drive([[1.2, spawned]], pair, r)
+  t.ok(unwatched.out.includes('arm settle 5000') && !unwatched.out.some(l => l.startsWith('arm poll')), 'up once it stays up, as -M 0; no probes')
+  const settled = step(unwatched.state, { type: 'settled' }, 6200, pair)
+  t.match(settled[1], [{ type: 'status', state: 'up', unwatched: 'the server holds monitor port 20000' }])
+  // an unwatched ssh that dies for another reason is restarted by the usual rules, with the monitor's forwards still off
+  const died = drive([[100, exited(255)]], pair, { ...unwatched, state: settled[0] })
+  t.ok(died.out.includes('spawn'))
+  // the reask: with the monitor again
+  const ask = step(settled[0], { type: 'reask' }, 40000, pair)
+  t.equal(ask[0].watchNext, true)
 })

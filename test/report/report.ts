@@ -43,6 +43,7 @@ t.test('the status file follows the tunnel, and goes with it', async t => {
     last_probe: null,
     last_failure: null,
     monitor: '20000',
+    unwatched: null,
   })
   c.go(1)
   r.state('starting', { sshPid: 200, starts: 1 })
@@ -52,14 +53,21 @@ t.test('the status file follows the tunnel, and goes with it', async t => {
   t.match(read(file), { state: 'starting', last_probe: { at: at(2), ok: true, rtt_ms: 12 }, last_failure: null })
   r.state('up')
   t.match(read(file), { state: 'up', since: at(2), ssh_pid: 200 })
+  r.state('up', { unwatched: 'the server holds monitor port 20000' })
+  t.match(read(file), { state: 'up', since: at(2), unwatched: 'the server holds monitor port 20000' }, 'up, unwatched: why')
+  r.state('up')
+  t.match(read(file), { unwatched: 'the server holds monitor port 20000' }, 'until told otherwise')
+  r.state('up', { unwatched: null })
+  t.match(read(file), { unwatched: null }, 'watched again')
   c.go(60)
   r.probe(false, null, 'port down')
   t.match(read(file), { state: 'up', last_probe: { at: at(62), ok: false, rtt_ms: null }, last_failure: { at: at(62), reason: 'port down' } })
   r.probe(false, null)
   t.match(read(file), { last_failure: { reason: 'probe failed' } })
   c.go(1)
+  r.state('up', { unwatched: 'x' })
   r.state('down', { sshPid: null, reason: 'ssh exited with status 255' })
-  t.match(read(file), { state: 'down', since: at(63), ssh_pid: null, last_failure: { at: at(63), reason: 'ssh exited with status 255' } })
+  t.match(read(file), { state: 'down', since: at(63), ssh_pid: null, last_failure: { at: at(63), reason: 'ssh exited with status 255' }, unwatched: null })
   r.state('stopping')
   t.match(read(file), { state: 'stopping' })
   await r.close()

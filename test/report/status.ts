@@ -13,6 +13,7 @@ const base: TunnelStatus = {
   last_probe: null,
   last_failure: null,
   monitor: '20000',
+  unwatched: null,
 }
 const st = (more: Partial<TunnelStatus>): TunnelStatus => ({ ...base, ...more })
 
@@ -35,6 +36,11 @@ t.test('the STATUS= line', async t => {
     'up 2h13m, last probe 12s ago (rtt 31 ms), 3 restarts',
   )
   t.equal(statusLine(st({}), T0 + 5000), 'up 5s', 'no probe (-M 0), no restarts')
+  t.equal(
+    statusLine(st({ starts: 2, unwatched: 'the server holds monitor port 20000' }), T0 + 5000),
+    'up 5s (unwatched: the server holds monitor port 20000), 1 restart',
+    'up, and why the monitor is off',
+  )
   t.equal(statusLine(st({ starts: 2, last_probe: { at: at(1), ok: true, rtt_ms: null } }), T0 + 5000), 'up 5s, last probe 4s ago, 1 restart')
   t.equal(statusLine(st({ last_probe: { at: at(1), ok: false, rtt_ms: null } }), T0 + 5000), 'up 5s, last probe 4s ago failed')
   t.equal(
@@ -59,7 +65,7 @@ t.test('the status file: these keys in this order, nulls where nothing is known'
   const text = statusJson({ ...full, extra: 'not ours' } as TunnelStatus)
   t.ok(text.endsWith('}\n'))
   const parsed = JSON.parse(text)
-  t.same(Object.keys(parsed), ['state', 'pid', 'ssh_pid', 'since', 'starts', 'last_probe', 'last_failure', 'monitor'])
+  t.same(Object.keys(parsed), ['state', 'pid', 'ssh_pid', 'since', 'starts', 'last_probe', 'last_failure', 'monitor', 'unwatched'])
   t.strictSame(parsed, full)
   t.same(Object.keys(parsed.last_probe), ['at', 'ok', 'rtt_ms'])
   t.strictSame(JSON.parse(statusJson(st({ ssh_pid: null }))), { ...base, ssh_pid: null })

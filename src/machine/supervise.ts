@@ -116,8 +116,6 @@ type Retry = { why: 'held'; port?: number } | { why: 'auth'; words: string } | {
 /** a remote port the server still holds for an older session, over the restarts */
 export interface Held {
   port?: number
-  /** the monitor's own -R port, not the user's */
-  monitor: boolean
   /** the first refusal, and the last one */
   since: number
   last: number
@@ -135,7 +133,10 @@ export interface State {
   /** what has been logged since the tunnel was last up, so that an outage says each thing once */
   said: string[]
   retry?: Retry
+  /** a user's -R port the server holds */
   held?: Held
+  /** the monitor's own -R port the server holds (pair mode) */
+  monitorHeld?: Held
   /** the next ssh is started with the monitor's forwards */
   watchNext: boolean
 }
@@ -314,8 +315,8 @@ const onLife: On<'begin' | 'waited' | 'spawned' | 'spawn-failed' | 'exited'> = (
       // ssh left because the server holds the monitor's port (ExitOnForwardFailure): the user's
       // forwards come back at once, on an ssh without the monitor's
       const unwatch: Partial<State> =
-        plan.monitoring && p.watched === false && s.held?.monitor && s.watchNext
-          ? { watchNext: false, retry: { why: 'now', reason: `monitor port ${s.held.port} held` } }
+        !p.watched && s.watchNext && s.monitorHeld !== undefined && s.monitorHeld.last >= s.lastStart
+          ? { watchNext: false, retry: { why: 'now', reason: `monitor port ${s.monitorHeld.port} held` } }
           : {}
       return next({ ...s, ...unwatch }, now, plan, [...said, status(s, 'down', { reason: v.message, sshPid: null })], random)
     }
@@ -358,16 +359,16 @@ const onProbe: On<'early' | 'settled' | 'poll' | 'probed'> = (s, e, now, plan) =
         const actions: Action[] = [{ type: 'record-probe', ok: true, rttMs: rttMs === null ? null : Math.round(rttMs) }]
         let next: State = { ...s, tries: 0, phase: { ...p, probe: undefined, up: true } }
         if (rttMs !== null) next.rtt = measure(s.rtt, rttMs, e.fresh ?? true)
-        if (s.held?.monitor) {
-          next = { ...next, held: undefined }
-          actions.push({ type: 'disarm', timer: 'reask' }, log(LOG_INFO, `the server let go of monitor port ${s.held.port}: the tunnel is watched again`))
+        if (s.monitorHeld) {
+          next = { ...next, monitorHeld: undefined }
+          actions.push({ type: 'disarm', timer: 'reask' }, log(LOG_INFO, `the server let go of monitor port ${s.monitorHeld.port}: the tunnel is watched again`))
         }
         if (!p.up) {
           next = { ...next, said: [] }
           actions.push(
             { type: 'disarm', timer: 'early' },
             log(LOG_INFO, `tunnel up, ${((now - s.lastStart) / 1000).toFixed(1)} s after ssh started`),
-            status(s, 'up', { sshPid: p.pid, ...(s.held?.monitor ? { unwatched: null } : {}) }),
+            status(s, 'up', { sshPid: p.pid, ...(s.monitorHeld ? { unwatched: null } : {}) }),
           )
         }
         if (rearm) actions.push({ type: 'arm', timer: 'poll', ms: plan.pollTime * 1000 })
@@ -389,13 +390,12 @@ const onProbe: On<'early' | 'settled' | 'poll' | 'probed'> = (s, e, now, plan) =
 
 /** what ssh said on its stderr: logged once per outage, and acted on */
 /** a refused -R port, held since the first refusal of a run of them: a pause longer than the pace of asking starts a new one */
-const holding = (held: Held | undefined, port: number | undefined, monitor: boolean, now: number): Held => {
-  const gap = monitor ? MONITOR_REASK_GAP_MS : HELD_PORT_GAP_MS
-  const same = held !== undefined && held.port === port && held.monitor === monitor && now - held.last <= gap
-  return { port, monitor, since: same ? held.since : now, last: now }
+const holding = (held: Held | undefined, port: number | undefined, gap: number, now: number): Held => {
+  const same = held !== undefined && held.port === port && now - held.last <= gap
+  return { port, since: same ? held.since : now, last: now }
 }
 
-const unwatchedWhy = (s: State): string => `the server holds monitor port ${s.held!.port}`
+const unwatchedWhy = (s: State): string => `the server holds monitor port ${s.monitorHeld!.port}`
 
 /**
  * The server refused the monitor's own -R port (an older session holds it): the user's
@@ -403,10 +403,10 @@ const unwatchedWhy = (s: State): string => `the server holds monitor port ${s.he
  * at a pace that costs the user's forwards little (each ask restarts ssh).
  */
 const unwatch = (s: State, actions: Action[], now: number, random: () => number): Step => {
-  const wait = monitorReaskWait(now - s.held!.since, random)
+  const wait = monitorReaskWait(now - s.monitorHeld!.since, random)
   const why = unwatchedWhy(s)
   const [told, said] = once(s, 'unwatched', LOG_INFO, `${why}: the tunnel is up but unwatched; asking for the port again in ${Math.round(wait / 1000)} s`)
-  const more: Action[] = [...actions, ...said, trace(`monitor port held ${now - s.held!.since} ms: asking again in ${wait} ms`), { type: 'arm', timer: 'reask', ms: wait }]
+  const more: Action[] = [...actions, ...said, trace(`monitor port held ${now - s.monitorHeld!.since} ms: asking again in ${wait} ms`), { type: 'arm', timer: 'reask', ms: wait }]
   const p = told.phase
   if (p.name !== 'running') return [told, more]
   return [
@@ -420,7 +420,7 @@ const reask = (s: State): Step => {
   const p = s.phase
   const asking = { ...s, watchNext: true }
   if (p.name !== 'running' || p.watched) return [asking, [trace('reask: the next ssh asks for the monitor port')]]
-  const words = `asking the server for monitor port ${s.held!.port} again`
+  const words = `asking the server for monitor port ${s.monitorHeld!.port} again`
   return stop({ ...asking, retry: { why: 'now', reason: words } }, [log(LOG_INFO, words)], { restart: true }, words)
 }
 
@@ -440,10 +440,9 @@ const onSaid: On<'ssh-said'> = (s, { said }, now, plan, random) => {
         `the server may still hold port ${said.port ?? '?'} for an older session; ClientAliveInterval in its sshd_config frees such ports`,
       )
       const monitor = plan.monitorRemotePort !== undefined && said.port === plan.monitorRemotePort
-      told = { ...hinted, held: holding(s.held, said.port, monitor, now) }
       actions = [...actions, ...hint]
-      if (monitor) return unwatch(told, actions, now, random)
-      told.retry = { why: 'held', port: said.port }
+      if (monitor) return unwatch({ ...hinted, monitorHeld: holding(s.monitorHeld, said.port, MONITOR_REASK_GAP_MS, now) }, actions, now, random)
+      told = { ...hinted, held: holding(s.held, said.port, HELD_PORT_GAP_MS, now), retry: { why: 'held', port: said.port } }
       break
     }
     case 'local-forward-failed':

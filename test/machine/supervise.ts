@@ -400,7 +400,7 @@ t.test("the monitor's own -R port held: ssh kept, up but unwatched, the port ask
   // freed: the probe passes, the monitor is back
   const freed = drive([[600, { type: 'reask' }], [600.1, exited(null, 15)], [600.2, spawned], [601, { type: 'early' }], [601.1, { type: 'probed', ok: true, rttMs: 3 }]], pair, long)
   t.ok(freed.out.includes('log6 the server let go of monitor port 20000: the tunnel is watched again'))
-  t.equal(freed.state.held, undefined)
+  t.equal(freed.state.monitorHeld, undefined)
 
   // a user's port is not the monitor's: the old rule
   const user = drive([[1, said('remote-forward-failed', 'ssh: remote forward refused for port 2222', 2222)]], pair, drive([[0, begin], [0, spawned]], pair))
@@ -427,8 +427,10 @@ t.test('ExitOnForwardFailure and the monitor port held: the user forwards come b
   const settled = step(unwatched.state, { type: 'settled' }, 6200, pair)
   t.match(settled[1], [{ type: 'status', state: 'up', unwatched: 'the server holds monitor port 20000' }])
   // an unwatched ssh that dies for another reason is restarted by the usual rules, with the monitor's forwards still off
-  const died = drive([[100, exited(255)]], pair, { ...unwatched, state: settled[0] })
+  const died = drive([[2, exited(255)]], pair, unwatched)
   t.ok(died.out.includes('spawn'))
+  t.equal(died.state.tries, 1, 'a quick death counts as a quick try: no tight loop')
+  t.equal(died.state.watchNext, false)
   // the reask: with the monitor again
   const ask = step(settled[0], { type: 'reask' }, 40000, pair)
   t.equal(ask[0].watchNext, true)

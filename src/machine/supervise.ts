@@ -241,7 +241,8 @@ const next = (s: State, now: number, plan: Plan, actions: Action[], random: () =
       [
         ...actions,
         ...more,
-        log(LOG_DEBUG, `sleeping for grace time ${waitMs / 1000} secs`),
+        // whole seconds, as 1.4g's %d (log patterns expect \d+); rounded up, so never 0 for a wait, the wait itself to the ms
+        log(LOG_DEBUG, `sleeping for grace time ${Math.ceil(waitMs / 1000)} secs`),
         status(counted, 'backoff'),
         { type: 'arm', timer: 'wait', ms: waitMs },
       ],

@@ -82,8 +82,12 @@ export const createReporter = (o: ReporterOptions): Reporter => {
         failing = true
       }
     }
-    sent = statusLine(s, now())
-    notifier?.send({ ...fields, STATUS: sent })
+    // a STATUS= that says what the last one said is not sent again (the machine
+    // tells of ssh's pid in the state it is already in: starting; it says
+    // stopping when it tells ssh to go and again when it exits)
+    const line = statusLine(s, now())
+    if (line !== sent) fields = { ...fields, STATUS: (sent = line) }
+    if (Object.keys(fields).length) notifier?.send(fields)
   }
   publish()
 

@@ -4,6 +4,7 @@
 // Pure: a line in, a verdict out. The wording is taken from the sources and
 // from the real programs (test/ssh-says.ts records both).
 import { StringDecoder } from 'node:string_decoder'
+import { escapeControls } from '../log/escape.js'
 
 export type SshSaid =
   /** the server refused a -R forward (the port is held, or forwarding is off) */
@@ -38,11 +39,15 @@ export interface Said {
   about: string
 }
 
-/** longest field taken from a line: ssh itself cuts host names at 100 */
+/** longest field taken from a line (before its escapes): ssh itself cuts host names at 100 */
 const FIELD_MAX = 200
 
-/** a field as it may go into our log: no control characters, bounded */
-const field = (s: string): string => s.replace(/[\x00-\x1f\x7f]/g, '?').slice(0, FIELD_MAX)
+/**
+ * a field as it may go into our log, the status file and systemd's STATUS=:
+ * bounded, control characters as the log writes them (C escapes), so that
+ * the words are the same wherever they go and none can start a line
+ */
+const field = (s: string): string => escapeControls(s.slice(0, FIELD_MAX))
 
 const num = (s: string): number => Number(s)
 
@@ -83,7 +88,11 @@ const LINE_RULES: Rule[] = [
   [/^bind: (.+)$/, m => ({ kind: 'local-bind-failed', reason: field(m[1]!) })],
   // "user@host: Permission denied (publickey)."; before 7.x without who
   [/^(?:(\S+): )?Permission denied \(([^()]*)\)\.?$/, m => ({ kind: 'auth-failed', ...(m[1] ? { who: field(m[1]) } : {}), methods: field(m[2]!) })],
-  [/^@ +WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED! +@$/, () => ({ kind: 'host-key-changed' })],
+  // a changed key: the banner ("@ WARNING: REMOTE HOST IDENTIFICATION HAS
+  // CHANGED! @") names no host, and the first line heard is the one logged;
+  // the hint to remove the old key names it, whether ssh then refuses or goes
+  // on without forwards. Quoted "…" (OpenSSH 9.2) or '…' (later versions).
+  [/^ +ssh-keygen -f (["']).*\1 -R (["'])(.+)\2$/, m => ({ kind: 'host-key-changed', ...hostPort(m[3]!) })],
   // dbclient asks on the terminal; without one, or after a "no", it exits
   [/^Host '(.+)' is not in the trusted hosts file\.$/, m => ({ kind: 'host-key-unknown', host: field(m[1]!) })],
   [/^Host '(.+)' key unknown\.$/, m => ({ kind: 'host-key-unknown', host: field(m[1]!) })],
@@ -186,7 +195,7 @@ export const plainWords = (s: SshSaid): string => {
 
 /**
  * What a verdict is about. ssh often says one thing in several lines (the
- * host key banner, then the host, then "verification failed"; the bind error,
+ * host key hint that names the host, then "has changed", then "verification failed"; the bind error,
  * then "cannot listen"): lines about the same thing share this, so that the
  * first is logged and the rest are not. Forwards are told apart by port.
  */
@@ -220,10 +229,11 @@ export const about = (s: SshSaid): string => {
  * ssh run, an outage). A forward line without a port ("Could not request
  * local forwarding.") is old news once any forward of its side was heard.
  */
-export const isNews = (heard: ReadonlySet<string>, s: SshSaid): boolean => {
-  const key = about(s)
-  if (heard.has(key)) return false
-  if (key.endsWith(':')) for (const h of heard) if (h.startsWith(key)) return false
+export const isNews = (heard: Iterable<string>, s: SshSaid): boolean => isNewAbout(heard, about(s))
+
+/** isNews, by what a verdict is about (a Said's about): for a caller that keeps only those */
+export const isNewAbout = (heard: Iterable<string>, key: string): boolean => {
+  for (const h of heard) if (h === key || (key.endsWith(':') && h.startsWith(key))) return false
   return true
 }
 

@@ -144,6 +144,11 @@ t.test('rapid restarts back off; HUP and USR1 cut the wait short', async t => {
   // a random wait under a cap of 32 s (src/machine/backoff.ts), at least 1 s
   const wait = r.out.find(l => l.startsWith('arm wait '))
   t.ok(wait && Number(wait.slice(9)) >= 1000 && Number(wait.slice(9)) <= 32000, `the seventh quick start waits: ${wait}`)
+  // random 0.5: 1 + 31 * 0.5 = 16.5 s, waited to the ms, logged in whole seconds as 1.4g's %d, rounded up
+  t.equal(wait, 'arm wait 16500')
+  t.ok(r.out.includes('log7 sleeping for grace time 17 secs'), 'the wait in whole seconds, rounded up')
+  const short = drive(events.concat([[7, exited(255)]]), { ...p, pollTime: 4 }, initialState())
+  t.ok(short.out.includes('log7 sleeping for grace time 1 secs'), 'a wait under a second is logged as 1, never 0')
   t.same(drive([[8, sig('SIGHUP', 1)]], p, r.state).out, ['disarm wait', 'log6 starting ssh (count 8)', 'spawn'])
   t.same(drive([[8, sig('SIGUSR1', 10)]], p, r.state).out, ['disarm wait', 'log6 starting ssh (count 8)', 'spawn'])
   t.same(drive([[15, { type: 'waited' }]], p, r.state).out, ['log6 starting ssh (count 8)', 'spawn'])

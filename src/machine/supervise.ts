@@ -6,7 +6,7 @@
 import { graceTime, heldPortWait, HELD_PORT_GAP_MS, HELD_QUICK_MAX_MS, MONITOR_REASK_GAP_MS, monitorReaskWait } from './backoff.js'
 import { LOG_DEBUG, LOG_ERR, LOG_INFO } from '../log/levels.js'
 import { deadlines, measure, type Estimates } from './rtt.js'
-import type { Said } from '../ssh/says.js'
+import { isNewAbout, type Said } from '../ssh/says.js'
 import { judgeExit, type SshExit } from './verdict.js'
 
 export interface Plan {
@@ -197,9 +197,9 @@ const wake = (s: State, now: number, plan: Plan, why: string): Step => {
   return [started, [trace(`${why}: starting ssh now`), { type: 'disarm', timer: 'wait' }, ...actions]]
 }
 
-/** log a thing once per outage */
+/** log a thing once per outage; a key without its port ("local-forward:") is old news after any port's */
 const once = (s: State, key: string, level: number, message: string): [State, Action[]] =>
-  s.said.includes(key) ? [s, []] : [{ ...s, said: [...s.said, key] }, [log(level, message)]]
+  isNewAbout(s.said, key) ? [{ ...s, said: [...s.said, key] }, [log(level, message)]] : [s, []]
 
 /** the top of autossh's loop: count, back off, start */
 const next = (s: State, now: number, plan: Plan, actions: Action[], random: () => number): Step => {

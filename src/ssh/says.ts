@@ -223,15 +223,14 @@ export const about = (s: SshSaid): string => {
   }
 }
 
-/**
- * Whether s is news after what was heard before (the about()s of the verdicts
- * already logged, kept by the caller for as long as "once" should last: an
- * ssh run, an outage). A forward line without a port ("Could not request
- * local forwarding.") is old news once any forward of its side was heard.
- */
-export const isNews = (heard: Iterable<string>, s: SshSaid): boolean => isNewAbout(heard, about(s))
 
-/** isNews, by what a verdict is about (a Said's about): for a caller that keeps only those */
+/**
+ * Whether a verdict about key is news after what was heard before (the abouts
+ * already logged, kept by the caller for as long as "once" should last: an
+ * outage). A forward line without a port ("Could not request local
+ * forwarding.", about "local-forward:") is old news once any forward of its
+ * side was heard.
+ */
 export const isNewAbout = (heard: Iterable<string>, key: string): boolean => {
   for (const h of heard) if (h === key || (key.endsWith(':') && h.startsWith(key))) return false
   return true

@@ -43,6 +43,7 @@ t.test('the status file follows the tunnel, and goes with it', async t => {
     last_probe: null,
     last_failure: null,
     monitor: '20000',
+    forwards: [],
   })
   c.go(1)
   r.state('starting', { sshPid: 200, starts: 1 })
@@ -57,6 +58,9 @@ t.test('the status file follows the tunnel, and goes with it', async t => {
   t.match(read(file), { state: 'up', last_probe: { at: at(62), ok: false, rtt_ms: null }, last_failure: { at: at(62), reason: 'port down' } })
   r.probe(false, null)
   t.match(read(file), { last_failure: { reason: 'probe failed' } })
+  const fwd = { kind: 'local', listen: '22883', target: 'localhost:1883', state: 'listening', port: 22883, last_error: null } as const
+  r.forwards([fwd])
+  t.same(read(file).forwards, [fwd], 'the forwards as they are')
   c.go(1)
   r.state('down', { sshPid: null, reason: 'ssh exited with status 255' })
   t.match(read(file), { state: 'down', since: at(63), ssh_pid: null, last_failure: { at: at(63), reason: 'ssh exited with status 255' } })
@@ -66,6 +70,7 @@ t.test('the status file follows the tunnel, and goes with it', async t => {
   t.notOk(existsSync(file), 'removed')
   r.state('up')
   r.probe(true, 1)
+  r.forwards([])
   t.notOk(existsSync(file), 'not written again after close')
   await r.close()
   t.same(readdirSync(dir), [], 'no temporary file either')

@@ -50,7 +50,10 @@ const fields = (spec: string): Field[] | undefined => {
     }
     let arg = ''
     let i = 0
-    for (; i < rest.length && rest[i] !== ':'; i++) arg += rest[i] === '\\' ? rest[++i] ?? '' : rest[i]
+    for (; i < rest.length && rest[i] !== ':'; i++) {
+      if (rest[i] === '\\' && ++i === rest.length) return undefined
+      arg += rest[i]
+    }
     out.push({ arg, isPath: arg.includes('/') })
     rest = rest.slice(i + 1)
   }
@@ -64,7 +67,7 @@ const tcp = (host: string | undefined, portText: string): End | undefined => {
   return p === undefined ? undefined : { ...(host === undefined ? {} : { host }), port: p }
 }
 
-const end = (f: Field, host?: Field): End | undefined => (f.isPath ? { path: f.arg } : tcp(host?.arg, f.arg))
+const end = (f: Field): End | undefined => (f.isPath ? { path: f.arg } : tcp(undefined, f.arg))
 
 /**
  * A -L, -R or -D argument (or a LocalForward line's words joined by ':'):

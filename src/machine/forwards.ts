@@ -119,17 +119,18 @@ export const tunnelUp = (fw: Forwards): Forwards =>
 export const sawListening = (fw: Forwards, ports: ReadonlySet<number>): Forwards =>
   each(fw, f => (isLocal(f) && f.state === 'requested' && f.listenPort !== undefined && ports.has(f.listenPort) ? { ...f, state: 'listening' } : f))
 
-/** how ssh names a -R target in "Allocated port N for remote forward to ...": no brackets; a path with ":-2" */
-const allocatedTarget = (f: Forward): string | undefined => {
+/** how ssh 9.2 names a -R target in "Allocated port N for remote forward to ...": no brackets; a path with ":-2"; -R 0 alone "socks:0" */
+const allocatedTarget = (f: Forward): string => {
   const t = f.spec.target
-  if (t === undefined) return undefined
+  if (t === undefined) return 'socks:0'
   return t.path !== undefined ? `${t.path}:-2` : `${t.host}:${t.port}`
 }
 
 type Change = (f: Forward) => Forward
 
-/** change the forwards picked, in ssh's order (monitor's first); the rest stay */
-const change = (fw: Forwards, picked: readonly Forward[], c: Change): Forwards => each(fw, f => (picked.includes(f) ? c(f) : f))
+/** change the forwards picked; none picked: the same value, so that nothing is written again */
+const change = (fw: Forwards, picked: readonly Forward[], c: Change): Forwards =>
+  picked.length === 0 ? fw : each(fw, f => (picked.includes(f) ? c(f) : f))
 
 /** the first of these still waiting for an answer, else the first */
 const firstAsked = (fs: Forward[]): Forward[] => {

@@ -200,10 +200,12 @@ export const readEffectiveConfig = (sshPath: string, args: readonly string[], fl
         const said = stderr.trim().split('\n')[0]!.trim()
         const tail = said === '' ? '' : `: ${said}`
         if (err) {
-          const e = err as NodeJS.ErrnoException & { killed?: boolean; code?: number | string }
+          const e = err as Omit<NodeJS.ErrnoException, 'code'> & { killed?: boolean; signal?: string | null; code?: number | string | null }
           if (typeof e.code === 'number') return resolve({ ok: false, why: `ssh -G exited with status ${e.code}${tail}` })
+          if (e.code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER') return resolve({ ok: false, why: 'ssh -G printed more than a configuration' })
           if (e.killed) return resolve({ ok: false, why: `ssh -G gave no answer in ${timeoutMs} ms` })
-          return resolve({ ok: false, why: `cannot run ${sshPath} -G: ${strerror(err)}` })
+          if (e.signal) return resolve({ ok: false, why: `ssh -G was killed by ${e.signal}` })
+          return resolve({ ok: false, why: `cannot run ${sshPath}: ${strerror(err)}` })
         }
         if (!/^hostname /m.test(stdout)) return resolve({ ok: false, why: `ssh -G printed no configuration${tail}` })
         resolve({ ok: true, config: parseSshG(stdout) })

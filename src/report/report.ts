@@ -4,7 +4,7 @@
 // the file and the notifier, and closes both.
 import { createNotifier, watchdogMs } from './notify.js'
 import { removeIfOurs, writeFileSafely } from '../os/safe-write.js'
-import { statusJson, statusLine, type TunnelState, type TunnelStatus } from './status.js'
+import { statusJson, statusLine, type ForwardStatus, type TunnelState, type TunnelStatus } from './status.js'
 import { strerror } from '../os/strerror.js'
 
 /** without a watchdog, how often STATUS= is refreshed so that its ages stay true */
@@ -37,6 +37,8 @@ export interface Reporter {
   readonly tickMs: number | undefined
   state(state: TunnelState, detail?: StateDetail): void
   probe(ok: boolean, rttMs: number | null, reason?: string): void
+  /** the user's forwards as they are now (forwardsStatus()) */
+  forwards(list: ForwardStatus[]): void
   /** on the shell's timer: WATCHDOG=1 if the loop is healthy (and a watchdog asked for), STATUS= if its text has changed */
   tick(healthy: boolean): void
   /** removes the status file (synchronously, before anything else: fit for an 'exit' handler), then ends the notifier */
@@ -62,6 +64,7 @@ export const createReporter = (o: ReporterOptions): Reporter => {
     last_failure: null,
     monitor: o.monitor,
     unwatched: null,
+    forwards: [],
   }
   if (file !== undefined) writeFileSafely(file, statusJson(s))
 
@@ -118,6 +121,11 @@ export const createReporter = (o: ReporterOptions): Reporter => {
       const at = iso(now())
       s.last_probe = { at, ok, rtt_ms: rttMs }
       if (!ok) s.last_failure = { at, reason: reason ?? 'probe failed' }
+      publish()
+    },
+    forwards(list) {
+      if (closed) return
+      s.forwards = list
       publish()
     },
     tick(healthy) {

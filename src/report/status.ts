@@ -1,5 +1,6 @@
 // What the tunnel is doing, for the status file (AUTOSSH_STATUSFILE, JSON)
 // and for systemd's STATUS= line. Pure: the reporter does the writing.
+import { forwardsUp, type Forward, type ForwardState } from '../machine/forwards.js'
 
 export type TunnelState = 'starting' | 'up' | 'down' | 'backoff' | 'stopping'
 
@@ -18,7 +19,31 @@ export interface TunnelStatus {
   monitor: string
   /** why the monitor is off while the tunnel is up (the server holds its port); null: watched, or not up */
   unwatched: string | null
+  /** the user's forwards, in the order ssh was given them */
+  forwards: ForwardStatus[]
 }
+
+export interface ForwardStatus {
+  kind: Forward['kind']
+  listen: string
+  /** not for dynamic forwards */
+  target?: string
+  state: ForwardState
+  /** the port the server allocated for a -R 0, else the listen port; null: a unix socket, or -R 0 not yet answered */
+  port: number | null
+  last_error: { at: string; words: string } | null
+}
+
+/** the user's forwards for the status file, keys in this order */
+export const forwardsStatus = (fs: readonly Forward[]): ForwardStatus[] =>
+  fs.map(f => ({
+    kind: f.kind,
+    listen: f.listen,
+    ...(f.target === undefined || f.kind === 'dynamic' ? {} : { target: f.target }),
+    state: f.state,
+    port: f.port ?? (f.listenPort || null),
+    last_error: f.lastError === undefined ? null : { at: new Date(f.lastError.at).toISOString(), words: f.lastError.words },
+  }))
 
 /** the status file's text: these keys, in this order, every time */
 export const statusJson = (s: TunnelStatus): string =>
@@ -33,6 +58,14 @@ export const statusJson = (s: TunnelStatus): string =>
       last_failure: s.last_failure && { at: s.last_failure.at, reason: s.last_failure.reason },
       monitor: s.monitor,
       unwatched: s.unwatched,
+      forwards: s.forwards.map(f => ({
+        kind: f.kind,
+        listen: f.listen,
+        ...(f.target === undefined ? {} : { target: f.target }),
+        state: f.state,
+        port: f.port,
+        last_error: f.last_error && { at: f.last_error.at, words: f.last_error.words },
+      })),
     },
     null,
     2,
@@ -57,6 +90,7 @@ export const duration = (ms: number): string => {
 export const statusLine = (s: TunnelStatus, nowMs: number): string => {
   const age = (iso: string) => duration(nowMs - Date.parse(iso))
   const restarts = Math.max(0, s.starts - 1)
+  const forwards = s.forwards.length ? `, ${forwardsUp(s.forwards)}/${s.forwards.length} forwards up` : ''
   const tail = restarts ? `, ${restarts} restart${restarts === 1 ? '' : 's'}` : ''
   const why = s.last_failure?.reason
   switch (s.state) {
@@ -65,7 +99,7 @@ export const statusLine = (s: TunnelStatus, nowMs: number): string => {
       const probe = !p
         ? ''
         : `, last probe ${age(p.at)} ago` + (!p.ok ? ' failed' : p.rtt_ms === null ? '' : ` (rtt ${p.rtt_ms} ms)`)
-      return `up ${age(s.since)}${s.unwatched === null ? '' : ` (unwatched: ${s.unwatched})`}${probe}${tail}`
+      return `up ${age(s.since)}${s.unwatched === null ? '' : ` (unwatched: ${s.unwatched})`}${probe}${forwards}${tail}`
     }
     case 'starting':
       return `starting (${age(s.since)})${why === undefined ? '' : `, last failure ${age(s.last_failure!.at)} ago: ${why}`}${tail}`

@@ -26,6 +26,12 @@ export type SshSaid =
   | { kind: 'connect-failed'; host?: string; port?: number; reason: string }
   /** ssh's own keepalive gave up (ServerAliveCountMax, dbclient -K) */
   | { kind: 'server-not-responding'; host?: string }
+  /** the server gave a -R 0 forward its port; target: "host:port" as ssh names it */
+  | { kind: 'remote-forward-allocated'; port: number; target: string }
+  /** the far end could not open a -L/-D connection (its target refused, is unknown, or forwarding is off there); the line names no forward */
+  | { kind: 'forward-open-failed'; channel: number; reason: string }
+  /** ssh could not connect a -R connection to its target here; port: none when the host is unknown */
+  | { kind: 'forward-connect-failed'; host: string; port?: number; reason?: string }
 
 export type SshSaidKind = SshSaid['kind']
 
@@ -33,6 +39,10 @@ export type SshSaidKind = SshSaid['kind']
 export interface Said {
   kind: SshSaidKind
   port?: number
+  /** a remote forward's unix socket path, when refused */
+  path?: string
+  /** a forward's target as ssh names it: "host:port" (allocated), the host (connect failed) */
+  target?: string
   /** the log line, in plain words */
   words: string
   /** what it is about: lines about one thing are logged once per outage */
@@ -105,6 +115,11 @@ const LINE_RULES: Rule[] = [
   [/^Host key for (.+) has changed and you have requested strict checking\.$/, m => ({ kind: 'host-key-changed', ...hostPort(m[1]!) })],
   // after the unknown and changed lines above; alone when ssh could not ask
   [/^Host key verification failed\.$/, () => ({ kind: 'host-key-unverified' })],
+  // OpenSSH at LogLevel INFO: a -L or -D connection the server could not open ("connect failed: Connection refused")
+  [/^channel (\d+): open failed: (.+)$/, m => ({ kind: 'forward-open-failed', channel: num(m[1]!), reason: field(m[2]!) })],
+  // OpenSSH: a -R connection whose target here could not be reached
+  [/^connect_to (.+) port (\d+): failed\.$/, m => ({ kind: 'forward-connect-failed', host: field(m[1]!), port: num(m[2]!) })],
+  [/^connect_to (.+): unknown host \((.+)\)$/, m => ({ kind: 'forward-connect-failed', host: field(m[1]!), reason: field(m[2]!) })],
   // StrictHostKeyChecking=no with a changed key: ssh goes on, without forwards
   [/^Port forwarding is disabled to avoid man-in-the-middle attacks\.$/, () => ({ kind: 'host-key-changed' })],
 ]
@@ -119,6 +134,8 @@ const connectFailure = (host: string | undefined, port: number | undefined, reas
 
 /** rules on the message after the program's prefix */
 const BODY_RULES: Rule[] = [
+  // -R 0: OpenSSH alone, dbclient after its prefix; a unix socket target shows as "/path:-2"
+  [/^Allocated port (\d+) for remote forward to (.+)$/, m => ({ kind: 'remote-forward-allocated', port: num(m[1]!), target: field(m[2]!) })],
   [/^remote port forwarding failed for listen port (\d+)$/, m => ({ kind: 'remote-forward-failed', port: num(m[1]!) })],
   [/^remote port forwarding failed for listen path (.+)$/, m => ({ kind: 'remote-forward-failed', path: field(m[1]!) })],
   [/^Could not request remote forwarding\.$/, () => ({ kind: 'remote-forward-failed' })],
@@ -190,6 +207,12 @@ export const plainWords = (s: SshSaid): string => {
       return `ssh: connection${at(s.host, s.port)} failed: ${s.reason}`
     case 'server-not-responding':
       return `ssh: server${s.host === undefined ? '' : ` ${s.host}`} not responding`
+    case 'remote-forward-allocated':
+      return `ssh: remote forward to ${s.target} allocated port ${s.port}`
+    case 'forward-open-failed':
+      return `ssh: forwarded connection failed at the far end: ${s.reason}`
+    case 'forward-connect-failed':
+      return `ssh: cannot connect to forward target ${s.host}${s.port === undefined ? '' : ` port ${s.port}`}${s.reason === undefined ? '' : `: ${s.reason}`}`
   }
 }
 
@@ -220,6 +243,13 @@ export const about = (s: SshSaid): string => {
       return 'connect'
     case 'server-not-responding':
       return 'server-not-responding'
+    case 'remote-forward-allocated':
+      return `remote-forward-allocated:${s.port}`
+    // the channel differs for each connection: one line per reason
+    case 'forward-open-failed':
+      return `forward-open:${s.reason}`
+    case 'forward-connect-failed':
+      return `forward-connect:${s.host}:${s.port ?? s.reason}`
   }
 }
 
@@ -289,5 +319,13 @@ export const splitLines = (onLine: (line: string) => void, maxLength = MAX_LINE)
 export const hear = (line: string): Said | undefined => {
   const s = classify(line)
   if (s === undefined) return undefined
-  return { kind: s.kind, port: 'port' in s ? s.port : undefined, words: plainWords(s), about: about(s) }
+  const target = s.kind === 'remote-forward-allocated' ? s.target : s.kind === 'forward-connect-failed' ? s.host : undefined
+  return {
+    kind: s.kind,
+    port: 'port' in s ? s.port : undefined,
+    ...('path' in s && s.path !== undefined ? { path: s.path } : {}),
+    ...(target === undefined ? {} : { target }),
+    words: plainWords(s),
+    about: about(s),
+  }
 }

@@ -44,6 +44,7 @@ t.test('the status file follows the tunnel, and goes with it', async t => {
     last_failure: null,
     monitor: '20000',
     unwatched: null,
+    forwards: [],
   })
   c.go(1)
   r.state('starting', { sshPid: 200, starts: 1 })
@@ -64,6 +65,9 @@ t.test('the status file follows the tunnel, and goes with it', async t => {
   t.match(read(file), { state: 'up', last_probe: { at: at(62), ok: false, rtt_ms: null }, last_failure: { at: at(62), reason: 'port down' } })
   r.probe(false, null)
   t.match(read(file), { last_failure: { reason: 'probe failed' } })
+  const fwd = { kind: 'local', listen: '22883', target: 'localhost:1883', state: 'listening', port: 22883, last_error: null } as const
+  r.forwards([fwd])
+  t.same(read(file).forwards, [fwd], 'the forwards as they are')
   c.go(1)
   r.state('up', { unwatched: 'x' })
   r.state('down', { sshPid: null, reason: 'ssh exited with status 255' })
@@ -74,6 +78,7 @@ t.test('the status file follows the tunnel, and goes with it', async t => {
   t.notOk(existsSync(file), 'removed')
   r.state('up')
   r.probe(true, 1)
+  r.forwards([])
   t.notOk(existsSync(file), 'not written again after close')
   await r.close()
   t.same(readdirSync(dir), [], 'no temporary file either')

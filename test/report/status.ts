@@ -1,5 +1,6 @@
 import t from 'tap'
-import { duration, statusJson, statusLine, type TunnelStatus } from '../../src/report/status.js'
+import { duration, forwardsStatus, statusJson, statusLine, type ForwardStatus, type TunnelStatus } from '../../src/report/status.js'
+import type { Forward } from '../../src/machine/forwards.js'
 
 const T0 = Date.parse('2026-11-25T10:00:00.000Z')
 const at = (s: number) => new Date(T0 + s * 1000).toISOString()
@@ -14,6 +15,7 @@ const base: TunnelStatus = {
   last_failure: null,
   monitor: '20000',
   unwatched: null,
+  forwards: [],
 }
 const st = (more: Partial<TunnelStatus>): TunnelStatus => ({ ...base, ...more })
 
@@ -65,9 +67,55 @@ t.test('the status file: these keys in this order, nulls where nothing is known'
   const text = statusJson({ ...full, extra: 'not ours' } as TunnelStatus)
   t.ok(text.endsWith('}\n'))
   const parsed = JSON.parse(text)
-  t.same(Object.keys(parsed), ['state', 'pid', 'ssh_pid', 'since', 'starts', 'last_probe', 'last_failure', 'monitor', 'unwatched'])
+  t.same(Object.keys(parsed), ['state', 'pid', 'ssh_pid', 'since', 'starts', 'last_probe', 'last_failure', 'monitor', 'unwatched', 'forwards'])
   t.strictSame(parsed, full)
   t.same(Object.keys(parsed.last_probe), ['at', 'ok', 'rtt_ms'])
   t.strictSame(JSON.parse(statusJson(st({ ssh_pid: null }))), { ...base, ssh_pid: null })
   t.match(JSON.parse(statusJson(base)).since, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
+})
+
+const local: ForwardStatus = { kind: 'local', listen: '127.0.0.1:22883', target: 'localhost:1883', state: 'listening', port: 22883, last_error: null }
+const remote: ForwardStatus = {
+  kind: 'remote',
+  listen: '0',
+  target: 'localhost:22',
+  state: 'refused',
+  port: null,
+  last_error: { at: at(3), words: 'ssh: remote forward refused for port 0' },
+}
+const dynamic: ForwardStatus = { kind: 'dynamic', listen: '1080', state: 'requested', port: 1080, last_error: null }
+
+t.test('the status file: the user forwards, keys in order, target only where there is one', async t => {
+  const parsed = JSON.parse(statusJson(st({ forwards: [{ ...local, extra: 1 } as ForwardStatus, remote, dynamic] })))
+  t.strictSame(parsed.forwards, [local, remote, dynamic])
+  t.same(Object.keys(parsed.forwards[0]), ['kind', 'listen', 'target', 'state', 'port', 'last_error'])
+  t.same(Object.keys(parsed.forwards[1].last_error), ['at', 'words'])
+  t.same(Object.keys(parsed.forwards[2]), ['kind', 'listen', 'state', 'port', 'last_error'])
+})
+
+t.test('the STATUS= line: how many of the user forwards are up', async t => {
+  t.equal(statusLine(st({ forwards: [local, remote, dynamic], starts: 2 }), T0 + 5000), 'up 5s, 1/3 forwards up, 1 restart')
+  t.equal(statusLine(st({ forwards: [local, { ...remote, state: 'granted', port: 41234 }] }), T0 + 5000), 'up 5s, 2/2 forwards up')
+  t.equal(statusLine(st({ state: 'down', forwards: [local] }), T0), 'down (since 0s)', 'said only while up')
+})
+
+t.test('forwardsStatus: a forward as the status file shows it', async t => {
+  const f = (more: Partial<Forward>): Forward => ({
+    kind: 'local',
+    listen: '22883',
+    listenPort: 22883,
+    target: 'localhost:1883',
+    from: 'config',
+    state: 'listening',
+    spec: { kind: 'local', listen: { port: 22883 }, target: { host: 'localhost', port: 1883 } },
+    ...more,
+  })
+  t.strictSame(forwardsStatus([f({})]), [{ kind: 'local', listen: '22883', target: 'localhost:1883', state: 'listening', port: 22883, last_error: null }])
+  t.strictSame(forwardsStatus([f({ kind: 'remote', listen: '0', listenPort: 0, state: 'granted', port: 41234 })])[0]!.port, 41234, 'the allocated port of a -R 0')
+  t.strictSame(forwardsStatus([f({ kind: 'remote', listen: '0', listenPort: 0, state: 'requested' })])[0]!.port, null, 'none yet')
+  t.strictSame(forwardsStatus([f({ listen: '/run/x.sock', listenPort: undefined })])[0]!.port, null, 'a socket has no port')
+  t.strictSame(forwardsStatus([f({ kind: 'dynamic', target: undefined, listen: '1080', listenPort: 1080 })]), [
+    { kind: 'dynamic', listen: '1080', state: 'listening', port: 1080, last_error: null },
+  ])
+  t.strictSame(forwardsStatus([f({ lastError: { at: T0, words: 'ssh: x' } })])[0]!.last_error, { at: '2026-11-25T10:00:00.000Z', words: 'ssh: x' })
 })

@@ -57,6 +57,10 @@ t.test('plain words, one per kind', async t => {
     [{ kind: 'connect-failed', host: 'h', port: 22, reason: 'No route to host' }, 'ssh: connection to h port 22 failed: No route to host'],
     [{ kind: 'server-not-responding', host: 'h' }, 'ssh: server h not responding'],
     [{ kind: 'server-not-responding' }, 'ssh: server not responding'],
+    [{ kind: 'remote-forward-allocated', port: 41234, target: 'localhost:22' }, 'ssh: remote forward to localhost:22 allocated port 41234'],
+    [{ kind: 'forward-open-failed', channel: 3, reason: 'connect failed: Connection refused' }, 'ssh: forwarded connection failed at the far end: connect failed: Connection refused'],
+    [{ kind: 'forward-connect-failed', host: '127.0.0.1', port: 1 }, 'ssh: cannot connect to forward target 127.0.0.1 port 1'],
+    [{ kind: 'forward-connect-failed', host: 'nosuch.invalid', reason: 'Name or service not known' }, 'ssh: cannot connect to forward target nosuch.invalid: Name or service not known'],
   ]
   for (const [said, words] of cases) t.equal(plainWords(said), words)
 })
@@ -107,7 +111,16 @@ t.test('other versions and set-ups, from the sources', async t => {
     ['debug1: connect to host h port 22: Connection refused', undefined],
     ['Permission denied, please try again.', undefined],
     ['', undefined],
-    ['Allocated port 41234 for remote forward to localhost:22', undefined],
+    // the forwards at work, recorded from OpenSSH 9.2 and Dropbear 2022.83 at LogLevel INFO (test/ssh/config.ts makes them again)
+    ['Allocated port 35793 for remote forward to 127.0.0.1:36413\r', { kind: 'remote-forward-allocated', port: 35793, target: '127.0.0.1:36413' }],
+    ['Allocated port 36751 for remote forward to /tmp/nosock:-2', { kind: 'remote-forward-allocated', port: 36751, target: '/tmp/nosock:-2' }],
+    ['dbclient: Allocated port 40415 for remote forward to 127.0.0.1:36413', { kind: 'remote-forward-allocated', port: 40415, target: '127.0.0.1:36413' }],
+    ['channel 3: open failed: connect failed: Connection refused', { kind: 'forward-open-failed', channel: 3, reason: 'connect failed: Connection refused' }],
+    ['channel 1: open failed: connect failed: Name or service not known', { kind: 'forward-open-failed', channel: 1, reason: 'connect failed: Name or service not known' }],
+    // sshd with AllowTcpForwarding no (from channels.c's reason2txt)
+    ['channel 2: open failed: administratively prohibited: open failed', { kind: 'forward-open-failed', channel: 2, reason: 'administratively prohibited: open failed' }],
+    ['connect_to 127.0.0.1 port 1: failed.', { kind: 'forward-connect-failed', host: '127.0.0.1', port: 1 }],
+    ['connect_to nosuch.invalid: unknown host (Name or service not known)', { kind: 'forward-connect-failed', host: 'nosuch.invalid', reason: 'Name or service not known' }],
   ]
   for (const [line, said] of cases) t.same(classify(line), said, JSON.stringify(line))
   t.equal(classify('ssh: connect to host ' + 'h\x1b'.repeat(150) + ' port 22: Connection refused')!.kind, 'connect-refused')
@@ -148,6 +161,13 @@ t.test('about and isNewAbout: one line per thing, per forward port', async t => 
   t.equal(news({ kind: 'connect-failed', reason: 'r' }), false)
   t.equal(news({ kind: 'server-not-responding' }), true)
   t.equal(news({ kind: 'server-not-responding', host: 'h' }), false)
+  t.equal(news({ kind: 'remote-forward-allocated', port: 4, target: 'h:1' }), true)
+  t.equal(news({ kind: 'remote-forward-allocated', port: 4, target: 'h:1' }), false)
+  t.equal(news({ kind: 'forward-open-failed', channel: 3, reason: 'connect failed: Connection refused' }), true)
+  t.equal(news({ kind: 'forward-open-failed', channel: 4, reason: 'connect failed: Connection refused' }), false, 'another channel, the same refusal')
+  t.equal(news({ kind: 'forward-connect-failed', host: 'h', port: 1 }), true)
+  t.equal(news({ kind: 'forward-connect-failed', host: 'h', port: 1 }), false)
+  t.equal(news({ kind: 'forward-connect-failed', host: 'x', reason: 'r' }), true)
 })
 
 t.test('splitLines', async t => {
@@ -573,6 +593,27 @@ t.test('hear: a line as the supervise machine takes it', async t => {
     about: 'remote-forward:2222',
   })
   t.same(hear('Permission denied (publickey).'), { kind: 'auth-failed', port: undefined, words: 'ssh: authentication refused (publickey)', about: 'auth' })
+  t.same(hear('Allocated port 35793 for remote forward to 127.0.0.1:36413'), {
+    kind: 'remote-forward-allocated',
+    port: 35793,
+    target: '127.0.0.1:36413',
+    words: 'ssh: remote forward to 127.0.0.1:36413 allocated port 35793',
+    about: 'remote-forward-allocated:35793',
+  })
+  t.same(hear('connect_to 127.0.0.1 port 1: failed.'), {
+    kind: 'forward-connect-failed',
+    port: 1,
+    target: '127.0.0.1',
+    words: 'ssh: cannot connect to forward target 127.0.0.1 port 1',
+    about: 'forward-connect:127.0.0.1:1',
+  })
+  t.same(hear('Warning: remote port forwarding failed for listen path /run/x.sock'), {
+    kind: 'remote-forward-failed',
+    port: undefined,
+    path: '/run/x.sock',
+    words: 'ssh: remote forward refused for path /run/x.sock',
+    about: 'remote-forward:/run/x.sock',
+  })
   t.equal(hear('debug1: nothing to see'), undefined)
 })
 

@@ -127,6 +127,33 @@ t.test('the pid file: written once set up, removed on the way out', async t => {
   t.notOk(existsSync(gp), 'gone after a fatal exit too')
 })
 
+t.test('a crash takes the pid file and the status file with it', async t => {
+  const f = fake(t, ['sleep'])
+  const pid = join(f.dir, 'autossh.pid')
+  const status = join(f.dir, 'status.json')
+  const crashed = join(f.dir, 'crashed')
+  // loaded into autossh before its own code: an uncaught exception once the status file is there
+  const crash = join(f.dir, 'crash.cjs')
+  writeFileSync(
+    crash,
+    `const { existsSync, writeFileSync } = require('node:fs')
+const timer = setInterval(() => {
+  if (!existsSync(${JSON.stringify(status)})) return
+  clearInterval(timer)
+  writeFileSync(${JSON.stringify(crashed)}, '')
+  throw new Error('a crash, for the test')
+}, 20)
+`,
+  )
+  // NODE_OPTIONS of its own, without tap's coverage hook
+  const r = start(['-M', '0', 'h'], f.env({ AUTOSSH_PIDFILE: pid, AUTOSSH_STATUSFILE: status, NODE_OPTIONS: `--require=${crash}` }))
+  t.teardown(() => r.child.kill('SIGKILL'))
+  t.equal(await r.done, 1)
+  t.ok(existsSync(crashed), 'it crashed')
+  t.notOk(existsSync(status), 'no status file')
+  t.notOk(existsSync(pid), 'no pid file')
+})
+
 t.test('the pid file is never written through a planted symlink', async t => {
   const f = fake(t, ['sleep'])
   const victim = join(f.dir, 'victim')

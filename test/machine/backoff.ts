@@ -61,6 +61,7 @@ t.test('the default random source stays within the bounds', async t => {
   t.same(waits.filter(w => w < 1000 || w > 16000), [], 'waits within 1 to 16 s')
   t.same(held.filter(w => w < 2000 || w > 4000), [], 'held-port waits within 2 to 4 s')
   t.ok(new Set(waits).size > 100, 'and random')
+  t.ok(new Set(held).size > 100, 'held-port waits too: a fleet refused at once does not retry at one instant')
 })
 
 t.test('a port still held: quick jittered tries, then a tenth of the time held, at most a login a minute', async t => {

@@ -34,6 +34,10 @@ t.test('deadlines: one whole timeout before anything is known; two tries within 
   const [d1, d2] = deadlines(slow, 5000)
   t.ok(d1! <= 2500 && d1! + d2! <= 5000, 'both within 1.4g\'s timeout')
   t.ok(d2! >= 2400, 'the fresh try gets what a fresh probe took')
+  // kept connections answer in 100 ms, fresh ones take 2 s (ssh opens the channels first): 2 s is above twice the first deadline
+  const cold = measure(measure({}, 2000, true), 100, false)
+  const [c1, c2] = deadlines(cold, 15000)
+  t.ok(c2! >= 2000 && c2! > 2 * c1!, `a cold round trip above twice the first deadline is still tried (${c1} + ${c2})`)
   t.same(deadlines(measure({}, 3, true), 15000), [FLOOR_MS, 2 * FLOOR_MS], 'per-probe connections: all measures are fresh')
   t.same(deadlines(measure({}, 3, true), 600), [300, 300], 'a tiny poll: halves of it')
 })

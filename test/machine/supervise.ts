@@ -155,6 +155,30 @@ t.test('rapid restarts back off; HUP and USR1 cut the wait short', async t => {
   t.same(drive([[8, sig('SIGTERM', 15)]], p, r.state).out, ['log3 signalled to exit', 'disarm wait', 'disarm lifetime', 'disarm reask', 'exit 1'])
 })
 
+t.test('a passed probe resets the count of quick restarts: the next failure is a quick try again', async t => {
+  const p = { ...plan, gateTime: 0 }
+  const events: [number, Event][] = [[0, begin], [0, spawned]]
+  for (let i = 1; i <= 5; i++) events.push([i, exited(255)], [i, spawned])
+  const fifth = drive(events, p)
+  t.equal(fifth.state.tries, 5)
+  const r = drive([[5.5, { type: 'early' }], [5.6, { type: 'probed', ok: true, rttMs: 5, fresh: true }], [6, exited(255)]], p, fifth)
+  t.ok(r.out.includes('log7 checking for grace period, tries = 1'), 'counted from the pass')
+  t.notOk(r.out.some(l => l.startsWith('arm wait')), 'no wait')
+})
+
+t.test('without a random source given, as run() calls it, the waits of a fleet differ', async t => {
+  const p = { ...plan, gateTime: 0 }
+  const events: [number, Event][] = [[0, begin], [0, spawned]]
+  for (let i = 1; i <= 6; i++) events.push([i, exited(255)], [i, spawned])
+  const sixth = drive(events, p).state
+  const waits = new Set<number>()
+  for (let i = 0; i < 50; i++) {
+    const arm = step(sixth, exited(255), 7000, p)[1].find(a => a.type === 'arm' && a.timer === 'wait')
+    if (arm?.type === 'arm') waits.add(arm.ms)
+  }
+  t.ok(waits.size > 10, `50 clients: ${waits.size} different waits`)
+})
+
 t.test('signals while running', async t => {
   const running = drive([[0, begin], [0, spawned]])
   const term = drive([[1, sig('SIGTERM', 15)], [2, exited(255)]], plan, running)
@@ -282,6 +306,15 @@ t.test('once up, probes get deadlines from the measured round trip', async t => 
   t.same(drive([[60, { type: 'poll' }]], { ...plan, fixedDeadline: true }, up).out, ['probe 15000'], 'AUTOSSH_PROBE_DEADLINE=fixed: 1.4g\'s way')
 })
 
+t.test("a new ssh's first probe gets 1.4g's whole net timeout, whatever the line showed before: its channels are not open yet", async t => {
+  const again = drive([[100, sig('SIGUSR1', 10)], [100.1, exited(null, 15)], [100.2, spawned]], plan, up)
+  t.ok(again.out.includes('log6 starting ssh (count 2)'))
+  t.same(drive([[101.2, { type: 'early' }]], plan, again).out, ['probe 15000 quiet'], 'the early probe')
+  t.same(drive([[160.2, { type: 'poll' }]], plan, again).out, ['probe 15000'], 'the first poll')
+  const passed = drive([[101.2, { type: 'early' }], [101.3, { type: 'probed', ok: true, rttMs: 5, fresh: true }], [160.2, { type: 'poll' }]], plan, again)
+  t.same(passed.out.at(-1), 'probe 400+800', 'once it has passed, the measured deadlines again')
+})
+
 t.test('the poll timer is rearmed once, whatever started the probe', async t => {
   const r = drive([[30, { type: 'net-changed', what: 'address' }], [60, { type: 'poll' }], [61, { type: 'probed', ok: true, rttMs: 5, fresh: false }]], plan, up)
   t.same(r.out, ['probe 400+800', 'arm poll 600000'], 'a poll during an event probe waits for it, then rearms')
@@ -290,6 +323,7 @@ t.test('the poll timer is rearmed once, whatever started the probe', async t => 
 
 t.test('network changes and resumes probe at once; bursts while probing give one probe', async t => {
   t.same(drive([[100, { type: 'net-changed', what: 'route' }]], plan, up).out, ['probe 400+800'])
+  t.same(drive([[100, { type: 'resumed', sleptMs: 3600000 }]], plan, up).out, ['probe 400+800'], 'a resume alone probes')
   t.same(drive([[100, { type: 'resumed', sleptMs: 3600000 }], [100.1, { type: 'net-changed', what: 'link' }]], plan, up).out, ['probe 400+800'])
   const notYet = drive([[0, begin], [0, spawned], [0.5, { type: 'net-changed', what: 'address' }]])
   t.same(notYet.out.at(-1), 'probe 15000 quiet', 'before the tunnel is up the probe is an early one')
@@ -300,6 +334,7 @@ t.test('network changes and resumes probe at once; bursts while probing give one
   })())
   t.equal(backoff.state.phase.name, 'backoff')
   t.same(drive([[8, { type: 'net-changed', what: 'address' }]], plan, backoff.state).out, ['disarm wait', 'log6 starting ssh (count 8)', 'spawn'], 'a backoff wait ends when the network changes')
+  t.same(drive([[8, { type: 'resumed', sleptMs: 600000 }]], plan, backoff.state).out, ['disarm wait', 'log6 starting ssh (count 8)', 'spawn'], 'or when the machine wakes')
   t.same(drive([[0, begin], [0, spawned], [1, { type: 'net-changed', what: 'x' }]], { ...plan, monitoring: false }).out.slice(-1), ['arm settle 5000'], '-M 0: nothing to probe')
 })
 
@@ -315,6 +350,9 @@ t.test('ssh says a remote forward failed: logged once, ssh restarted, retried at
   const again = drive([[103, { type: 'waited' }], [103, spawned], [104, said('remote-forward-failed', 'ssh: remote forward refused for port 2222', 2222)]], plan, r.state)
   t.notOk(again.out.some(l => l.startsWith('log6 ssh: remote') || l.startsWith('log6 the server')), 'said once per outage')
   t.ok(again.out.includes('kill'))
+  const freed = drive([[103, { type: 'waited' }], [103, spawned], [104, { type: 'early' }], [105, { type: 'probed', ok: true, rttMs: 9 }], [300, exited(255)]], plan, r.state)
+  t.ok(freed.out.includes('log6 starting ssh (count 3)'))
+  t.notOk(freed.out.some(l => l.startsWith('arm wait')), 'the held port is forgotten once ssh starts: a later exit restarts at once')
   const healed = drive([[103, { type: 'waited' }], [103, spawned], [104, { type: 'early' }], [105, { type: 'probed', ok: true, rttMs: 9 }], [200, said('remote-forward-failed', 'ssh: remote forward refused for port 2222', 2222)]], plan, r.state)
   t.ok(healed.out.includes('log6 ssh: remote forward refused for port 2222'), 'a new outage says it again')
   t.same(drive([[5, said('local-forward-failed', 'ssh: cannot listen on local port 22883', 22883)]], plan, up).out.slice(0, 2), ['log6 ssh: cannot listen on local port 22883', 'disarm poll'])
@@ -331,6 +369,13 @@ t.test('ssh cannot log in: after the first run it is retried slowly, and says so
   t.ok(later.out.includes('log6 ssh: authentication refused; trying again in 60 s'))
   t.ok(later.out.includes('arm wait 60000'))
   t.ok(drive([[100, said('host-key-changed', 'ssh: host key changed')], [100, exited(255)]], { ...plan, pollTime: 10 }, up).out.includes('arm wait 10000'), 'never longer than the poll time')
+  for (const kind of ['auth-failed', 'host-key-unknown', 'host-key-changed', 'host-key-unverified'] as const) {
+    const slow = drive([[100, said(kind, `ssh: ${kind}`)], [100, exited(255)]], plan, up).out
+    t.ok(slow.includes(`log6 ssh: ${kind}; trying again in 60 s`) && slow.includes('arm wait 60000'), `${kind}: retried slowly`)
+  }
+  const relogged = drive([[160, { type: 'waited' }], [160, spawned], [161, { type: 'early' }], [161.2, { type: 'probed', ok: true, rttMs: 5 }], [300, exited(255)]], plan, later)
+  t.ok(relogged.out.includes('log6 starting ssh (count 3)'), 'an ssh that logged in and later exited is restarted ...')
+  t.notOk(relogged.out.some(l => l.startsWith('arm wait') || l.includes('trying again')), '... at once: the refused login is forgotten once ssh starts')
   const words = drive([[100, said('resolve-failed', 'ssh: cannot resolve host name x')], [100, said('resolve-failed', 'ssh: cannot resolve host name x')]], plan, up)
   t.same(words.out, ['log6 ssh: cannot resolve host name x'], 'other words are only logged, once')
 })
@@ -340,6 +385,8 @@ t.test('-M 0: up once ssh has stayed up a while; the status follows the tunnel',
   const r = all([[0, begin], [0, spawned], [5, { type: 'settled' }]], p)
   t.same(r.out.filter(a => a.type === 'status').map(a => (a as { state: string }).state), ['starting', 'up'])
   t.same(all([[6, { type: 'settled' }]], p, r.state).out, [], 'once')
+  const words = drive([[0, begin], [0, spawned], [1, said('resolve-failed', 'ssh: cannot resolve host name x')], [5, { type: 'settled' }], [50, said('resolve-failed', 'ssh: cannot resolve host name x')]], p)
+  t.equal(words.out.filter(l => l === 'log6 ssh: cannot resolve host name x').length, 2, 'up is a new start for what an outage says once')
   const down = all([[60, { type: 'poll' }], [61, { type: 'probed', ok: false }], [61, exited(null, 15)]], plan, up)
   t.match(down.out.filter(a => a.type === 'status' || a.type === 'record-probe'), [
     { type: 'record-probe', ok: false, reason: 'port down, restarting ssh' },

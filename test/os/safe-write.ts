@@ -4,6 +4,8 @@
 // ids to nobody for the length of a synchronous call.
 import t, { type Test } from 'tap'
 import { execFileSync } from 'node:child_process'
+import fs from 'node:fs'
+import { syncBuiltinESMExports } from 'node:module'
 import { chmodSync, chownSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -49,6 +51,27 @@ t.test('by rename: whole, mode 644, no temporary file left, a new inode each tim
   t.equal(readFileSync(p, 'utf8'), 'two\n')
   t.not(statSync(p).ino, ino, 'replaced, not rewritten')
   t.same(readdirSync(dir), ['f'])
+})
+
+t.test('by rename: the file has its whole content the moment it has its name, never empty or half', async t => {
+  const dir = t.testdir()
+  const p = join(dir, 'f')
+  writeFileSafely(p, 'old\n')
+  // look at the file as a reader would, right after each rename (node:fs as the module sees it)
+  const rename = fs.renameSync
+  const seen: string[] = []
+  fs.renameSync = (from, to) => {
+    rename(from, to)
+    if (to === p) seen.push(readFileSync(p, 'utf8'))
+  }
+  syncBuiltinESMExports()
+  t.teardown(() => {
+    fs.renameSync = rename
+    syncBuiltinESMExports()
+  })
+  const text = JSON.stringify({ pid: 42, state: 'up' }) + '\n'
+  writeFileSafely(p, text)
+  t.same(seen, [text], 'read right after the rename: the whole text')
 })
 
 t.test('a symlink at the path is replaced, not followed', async t => {

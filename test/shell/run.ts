@@ -1,6 +1,9 @@
 // The supervise loop with real processes: a stand-in ssh, real signals.
 import t, { type Test } from 'tap'
 import { alive, Fake, sleep, start, waitFor } from '../helpers/autossh.js'
+import { Logger } from '../../src/log/logger.js'
+import type { Monitor } from '../../src/monitor/probe.js'
+import { run } from '../../src/shell/run.js'
 
 const fake = (t: Test, plan: string[]) => {
   const f = new Fake(plan)
@@ -174,4 +177,27 @@ t.test('poll 10 s: a silent cut right after a passed probe gets ssh killed after
   t.ok(f.messages().includes('port down, restarting ssh'))
   r.child.kill('SIGTERM')
   t.equal(await r.done, 1)
+})
+
+// In-process: a probe that never ends stands for a stuck loop. The poll is due at
+// 0.2 s; its probe may take the net timeout (0.3 s) and 5 s of slack, then the
+// loop counts as stuck and WATCHDOG=1 is no longer sent (systemd restarts autossh).
+t.test('the watchdog: healthy while a probe may still end, not once a poll is long overdue', async t => {
+  const began = performance.now()
+  const ticks: { at: number; healthy: boolean }[] = []
+  const monitor = { probe: () => new Promise<never>(() => {}), reset: () => {}, close: () => {} } as unknown as Monitor
+  const status = await run({
+    plan: { maxStart: -1, gateTime: 0, pollTime: 600, firstPollTime: 0.2, maxLifetime: 6.5, monitoring: true, netTimeoutMs: 300 },
+    sshPath: '/bin/sleep',
+    sshArgs: ['1000'],
+    log: new Logger({ name: 'file', write: () => false, close: () => {} }, 7, false),
+    monitor,
+    sources: [],
+    reporter: { state: () => {}, probe: () => {}, tick: healthy => void ticks.push({ at: performance.now() - began, healthy }), tickMs: 200 },
+  })
+  t.equal(status, 0, 'ended by its lifetime')
+  const before = ticks.filter(k => k.at < 5000)
+  const after = ticks.filter(k => k.at > 6000)
+  t.ok(before.length > 10 && before.every(k => k.healthy), 'healthy for 5 s after the poll was due')
+  t.ok(after.length > 0 && after.every(k => !k.healthy), `stuck 5.8 s after the poll was due: ${JSON.stringify(after)}`)
 })

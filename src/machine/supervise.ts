@@ -433,6 +433,10 @@ const onSaid: On<'ssh-said'> = (s, { said }, now, plan, random) => {
     case 'host-key-changed':
     case 'host-key-unverified':
       return [{ ...told, retry: { why: 'auth', words: said.words } }, actions]
+    case 'forwarding-disabled':
+      // ssh runs on with no forward at all: a failed tunnel in every mode, retried as a changed host key is
+      told = { ...told, retry: { why: 'auth', words: said.words } }
+      break
     case 'remote-forward-failed': {
       const [hinted, hint] = once(
         told,

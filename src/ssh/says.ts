@@ -17,6 +17,8 @@ export type SshSaid =
   | { kind: 'host-key-unknown'; host?: string }
   /** the host key differs from the known one (ssh then refuses, or runs without forwards) */
   | { kind: 'host-key-changed'; host?: string }
+  /** the host key changed and ssh was told not to check (StrictHostKeyChecking=no): it runs on, without any forward */
+  | { kind: 'forwarding-disabled' }
   /** ssh gave up on the host key: after one of the two above, or alone where it could not ask */
   | { kind: 'host-key-unverified' }
   | { kind: 'resolve-failed'; host: string; reason: string }
@@ -121,7 +123,7 @@ const LINE_RULES: Rule[] = [
   [/^connect_to (.+) port (\d+): failed\.$/, m => ({ kind: 'forward-connect-failed', host: field(m[1]!), port: num(m[2]!) })],
   [/^connect_to (.+): unknown host \((.+)\)$/, m => ({ kind: 'forward-connect-failed', host: field(m[1]!), reason: field(m[2]!) })],
   // StrictHostKeyChecking=no with a changed key: ssh goes on, without forwards
-  [/^Port forwarding is disabled to avoid man-in-the-middle attacks\.$/, () => ({ kind: 'host-key-changed' })],
+  [/^Port forwarding is disabled to avoid man-in-the-middle attacks\.$/, () => ({ kind: 'forwarding-disabled' })],
 ]
 
 const connectFailure = (host: string | undefined, port: number | undefined, reason: string): SshSaid => {
@@ -150,7 +152,7 @@ const BODY_RULES: Rule[] = [
   [/^TCP forward failed: (?:Error listening: )?(.+)$/, m => ({ kind: 'local-bind-failed', reason: field(m[1]!) })],
   [/^No auth methods could be used\.$/, (_, e) => ({ kind: 'auth-failed', ...(e.host === undefined ? {} : { who: e.user ? `${e.user}@${e.host}` : e.host }) })],
   [/^(?:Didn't validate host key|Not accepted automatically)$/, () => ({ kind: 'host-key-unverified' })],
-  [/^forwarding disabled due to host key check failure$/, () => ({ kind: 'host-key-changed' })],
+  [/^forwarding disabled due to host key check failure$/, () => ({ kind: 'forwarding-disabled' })],
   [/^Could not resolve hostname (.+?): (.+)$/, m => ({ kind: 'resolve-failed', host: field(m[1]!), reason: field(m[2]!) })],
   [/^Connect failed: Error resolving '(.*)' port '\d*'\. (.+)$/, m => ({ kind: 'resolve-failed', host: field(m[1]!), reason: field(m[2]!) })],
   // OpenSSH before 6.x: "ssh: <host>: <getaddrinfo's words>"
@@ -197,6 +199,8 @@ export const plainWords = (s: SshSaid): string => {
       return `ssh: host key changed${s.host === undefined ? '' : ` for ${s.host}`}`
     case 'host-key-unverified':
       return 'ssh: host key not verified'
+    case 'forwarding-disabled':
+      return 'ssh: host key changed: ssh runs without any forward (port forwarding disabled against man-in-the-middle attacks)'
     case 'resolve-failed':
       return `ssh: cannot resolve host name ${s.host}: ${s.reason}`
     case 'connect-refused':
@@ -233,6 +237,8 @@ export const about = (s: SshSaid): string => {
     case 'host-key-changed':
     case 'host-key-unverified':
       return 'host-key'
+    case 'forwarding-disabled':
+      return 'forwarding-disabled'
     case 'auth-failed':
       return 'auth'
     case 'resolve-failed':

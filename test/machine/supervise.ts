@@ -487,3 +487,13 @@ t.test('ExitOnForwardFailure and the monitor port held: the user forwards come b
   const ask = step(settled[0], { type: 'reask' }, 40000, pair)
   t.equal(ask[0].watchNext, true)
 })
+
+t.test('a changed host key with StrictHostKeyChecking=no: ssh runs without forwards, a failed tunnel retried slowly', async t => {
+  const off = said('forwarding-disabled', 'ssh: host key changed: ssh runs without any forward')
+  for (const p of [plan, { ...plan, monitoring: false }]) {
+    const r = drive([[100, off], [100.1, exited(null, 15)]], p, drive([[0, begin], [0, spawned], [20, { type: 'settled' }]], p).state)
+    t.ok(r.out.includes('kill'), `monitoring ${p.monitoring}: ssh is stopped`)
+    t.ok(r.out.includes('log6 ssh: host key changed: ssh runs without any forward; trying again in 60 s'))
+    t.ok(r.out.includes('arm wait 60000'))
+  }
+})

@@ -21,7 +21,11 @@ import { watchResume } from './watch/resume.js'
 import { hear } from './ssh/says.js'
 import { netTimeoutMs, NET_TIMEOUT_MS, readSettings, type Settings } from './options/settings.js'
 import { strerror } from './os/strerror.js'
-import { startTracing } from './os/trace.js'
+import { startTracing, tracer } from './os/trace.js'
+import { argvForwards, commandLineForwards, monitorHostFor, noMultiplexArgs, readEffectiveConfig, usesMultiplexing, warnNoKeepalive, type EffectiveConfig } from './ssh/config.js'
+import { modelForwards } from './machine/forwards.js'
+
+const trace = tracer('autossh:config')
 
 /** how many picked monitor ports may turn out taken before autossh gives up */
 const PICK_AGAIN = 5
@@ -126,6 +130,43 @@ const goBackground = async ({ settings }: Input, io: Io): Promise<number> => {
   return 1
 }
 
+/** what autossh makes of ssh's own configuration: where the monitor listens, and what ssh must be told */
+interface SshPlan {
+  /** ssh's effective configuration; undefined where it could not be read */
+  config?: EffectiveConfig
+  host: string
+  /** options before all others (ssh keeps the first value of each) */
+  first: string[]
+  /** the user's option letters left out */
+  drop: string
+}
+
+/**
+ * Learn what ssh will do with the user's arguments and config files (ssh -G),
+ * before it starts: a failure to learn it is a trace line, never a failed start.
+ */
+const learnSsh = async ({ settings, line }: Input, monitorOff: boolean, io: Io): Promise<SshPlan> => {
+  const flavor = settings.sshFlavor
+  const read = await readEffectiveConfig(settings.sshPath, sshArgs(line.tokens, [], flavor), flavor)
+  if (!read.ok) trace(`ssh's configuration not read: ${read.why}`)
+  const config = read.ok ? read.config : undefined
+  // with -6 or AddressFamily inet6 ssh listens on ::1 only, and 127.0.0.1 would be refused at every probe
+  const v6 = config ? monitorHostFor(config) === MONITOR_HOST_IPV6 : ipv6Only(line.tokens, flavor)
+  const host = settings.monitorHost ?? (v6 ? MONITOR_HOST_IPV6 : MONITOR_HOST)
+  const plan: SshPlan = { config, host, first: [], drop: '' }
+  if (config && usesMultiplexing(config)) {
+    // a master in the background would hold the forwards, and ssh would exit 0: nothing left to watch
+    plan.first = noMultiplexArgs()
+    plan.drop = 'S'
+    io.say(`ssh's configuration shares connections (ControlMaster ${config.controlMaster}${config.controlPersist ? ', ControlPersist' : ''}): autossh's ssh keeps a connection of its own (ControlMaster=no, ControlPath=none)`)
+  }
+  if (config && warnNoKeepalive(config, monitorOff)) {
+    const how = flavor === 'dropbear' ? 'dbclient -K' : 'ServerAliveInterval'
+    io.log.log(LOG_WARNING, `monitoring is off and ssh has no keepalive (${how}): a dead connection may go unnoticed`)
+  }
+  return plan
+}
+
 /** pair mode: the port the test line comes back on, bound for the whole run */
 const bindMonitor = async (choice: MonitorChoice, host: string, io: Io, held: { listener?: Server }): Promise<MonitorChoice | number> => {
   let { spec, text } = choice
@@ -167,9 +208,12 @@ const writeFiles = ({ settings }: Input, choice: MonitorChoice, io: Io): Reporte
 }
 
 /** everything is in place: supervise ssh until autossh should exit */
-const supervise = (input: Input, choice: MonitorChoice, host: string, listener: Server | undefined, reporter: Reporter, io: Io): Promise<number> => {
+const supervise = (input: Input, choice: MonitorChoice, ssh: SshPlan, listener: Server | undefined, reporter: Reporter, io: Io): Promise<number> => {
   const { settings, line } = input
   const { spec, netTimeout } = choice
+  const { host } = ssh
+  const flavor = settings.sshFlavor
+  const monitorForwards = forwards(spec, host)
   const monitor =
     spec.mode === 'off'
       ? undefined
@@ -197,10 +241,15 @@ const supervise = (input: Input, choice: MonitorChoice, host: string, listener: 
       fixedDeadline: settings.probeDeadline === 'fixed',
       stopStatus: settings.stopStatus,
       monitorRemotePort: spec.mode === 'pair' ? spec.port : undefined,
+      forwards: modelForwards({
+        effective: ssh.config?.forwards,
+        commandLine: commandLineForwards(line.tokens, flavor),
+        monitor: argvForwards(monitorForwards, flavor),
+      }),
     },
     sshPath: settings.sshPath,
-    sshArgs: sshArgs(line.tokens, forwards(spec, host), settings.sshFlavor),
-    unwatchedArgs: sshArgs(line.tokens, [], settings.sshFlavor),
+    sshArgs: sshArgs(line.tokens, [...ssh.first, ...monitorForwards], flavor, ssh.drop),
+    unwatchedArgs: sshArgs(line.tokens, ssh.first, flavor, ssh.drop),
     log: io.log,
     monitor,
     classify: hear,
@@ -236,16 +285,14 @@ export const main = async (argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     if (typeof chosen === 'number') return chosen
     if (input.line.daemon && readyFd === undefined) return await goBackground(input, io)
 
-    const { settings, line } = input
-    // with -6 ssh listens on ::1 only, and 127.0.0.1 would be refused at every probe
-    const host = settings.monitorHost ?? (ipv6Only(line.tokens, settings.sshFlavor) ? MONITOR_HOST_IPV6 : MONITOR_HOST)
-    const choice = await bindMonitor(chosen, host, io, held)
+    const ssh = await learnSsh(input, chosen.spec.mode === 'off', io)
+    const choice = await bindMonitor(chosen, ssh.host, io, held)
     if (typeof choice === 'number') return choice
     const reporter = writeFiles(input, choice, io)
     if (typeof reporter === 'number') return reporter
     const { listener } = held
     held.listener = undefined
-    return await supervise(input, choice, host, listener, reporter, io)
+    return await supervise(input, choice, ssh, listener, reporter, io)
   } finally {
     held.listener?.close()
     await log.close()

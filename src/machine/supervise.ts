@@ -8,6 +8,7 @@ import { LOG_DEBUG, LOG_ERR, LOG_INFO } from '../log/levels.js'
 import { deadlines, measure, type Estimates } from './rtt.js'
 import { isNewAbout, type Said } from '../ssh/says.js'
 import { judgeExit, type SshExit } from './verdict.js'
+import { heardForwards, sshEnded, sshStarted, tunnelUp, type Forward, type Forwards } from './forwards.js'
 
 export interface Plan {
   /** -1: no limit */
@@ -28,6 +29,8 @@ export interface Plan {
   stopStatus?: 0 | 1
   /** pair mode: the port of the monitor's own -R forward, told apart from the user's */
   monitorRemotePort?: number
+  /** the forwards ssh is asked for, the user's and the monitor's, before ssh starts */
+  forwards?: Forwards
 }
 
 export type ExitSignal = 'SIGTERM' | 'SIGINT' | 'SIGQUIT' | 'SIGABRT'
@@ -82,6 +85,8 @@ export type Action =
   | { type: 'record-probe'; ok: boolean; rttMs: number | null; reason?: string }
   /** a decision and its reason, for DEBUG=autossh:* */
   | { type: 'trace'; message: string }
+  /** the user's forwards have changed, for the status file and systemd */
+  | { type: 'forwards'; user: Forward[] }
 
 type After = { restart: true } | { restart: false; status: 0 | 1 }
 
@@ -139,6 +144,8 @@ export interface State {
   monitorHeld?: Held
   /** the next ssh is started with the monitor's forwards */
   watchNext: boolean
+  /** the forwards and what has become of each */
+  forwards?: Forwards
 }
 
 export const initialState = (): State => ({
@@ -487,8 +494,32 @@ const onEnd: On<'lifetime' | 'signal'> = (s, e, now, plan) => {
   }
 }
 
+/**
+ * The forwards follow ssh: asked for at each start, told of by what ssh says,
+ * taken as given once the tunnel is up, gone with ssh. Their news goes out
+ * before the tunnel's state, so that a status line counts them right.
+ */
+const followForwards = (before: State, e: Event, now: number, [after, actions]: Step): Step => {
+  const fw = after.forwards
+  if (fw === undefined) return [after, actions]
+  let next = fw
+  if (e.type === 'spawned') next = sshStarted(next)
+  else if (e.type === 'exited' && (before.phase.name === 'running' || before.phase.name === 'stopping')) next = sshEnded(next)
+  else if (e.type === 'ssh-said') next = heardForwards(next, e.said, now)
+  if (actions.some(a => a.type === 'status' && a.state === 'up')) next = tunnelUp(next)
+  if (next === fw) return [after, actions]
+  const at = actions.findIndex(a => a.type === 'status')
+  const told: Action = { type: 'forwards', user: next.user }
+  return [{ ...after, forwards: next }, at < 0 ? [...actions, told] : [...actions.slice(0, at), told, ...actions.slice(at)]]
+}
+
 export const step = (s: State, e: Event, now: number, plan: Plan, random: () => number = Math.random): Step => {
   if (s.phase.name === 'done') return [s, []]
+  return followForwards(s, e, now, react({ ...s, forwards: s.forwards ?? plan.forwards }, e, now, plan, random))
+}
+
+/** the machine's answer to one event, by family */
+const react = (s: State, e: Event, now: number, plan: Plan, random: () => number): Step => {
   switch (e.type) {
     case 'begin':
     case 'waited':

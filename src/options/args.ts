@@ -1,6 +1,6 @@
 // autossh's command line: its own -M, -f and -V among ssh's options, and the
 // ssh argv it builds from the rest.
-import { getopt, takesArgument, type Opt, type Token } from './getopt.js'
+import { getopt, takesArgument, type Token } from './getopt.js'
 import { optionString, type Flavor } from '../ssh/flavor.js'
 
 export type CommandLine =
@@ -42,11 +42,9 @@ export const stripF = (word: string, flavor: Flavor = 'openssh'): string => {
   return out === '-' ? '' : out
 }
 
-const isOurs = (o: Opt) => o.ch === 'f' || o.ch === 'M'
-
-/** the words one option token gives ssh once -f and -M are taken out */
-const keptWords = (t: Token & { kind: 'options' }): string[] => {
-  const kept = t.opts.filter(o => !isOurs(o))
+/** the words one option token gives ssh once -f and -M, and the letters in drop, are taken out */
+const keptWords = (t: Token & { kind: 'options' }, drop: string): string[] => {
+  const kept = t.opts.filter(o => o.ch !== 'f' && o.ch !== 'M' && !drop.includes(o.ch))
   if (kept.length === t.opts.length) return t.next === undefined ? [t.raw] : [t.raw, t.next]
   if (kept.length === 0) return []
   const last = kept[kept.length - 1]!
@@ -59,14 +57,14 @@ const keptWords = (t: Token & { kind: 'options' }): string[] => {
 /**
  * The argv given to ssh (after the program path): the monitor forwards first
  * of all, wherever -M stood (1.4g does so), then the user's words in
- * getopt's order, without -f, -M and the first '--'.
+ * getopt's order, without -f, -M, the first '--' and the option letters in drop.
  */
-export const sshArgs = (tokens: readonly Token[], forwards: readonly string[], flavor: Flavor = 'openssh'): string[] => {
+export const sshArgs = (tokens: readonly Token[], forwards: readonly string[], flavor: Flavor = 'openssh', drop = ''): string[] => {
   const out: string[] = [...forwards]
   for (const t of tokens) {
     switch (t.kind) {
       case 'options':
-        out.push(...keptWords(t))
+        out.push(...keptWords(t, drop))
         break
       case 'end':
         break

@@ -7,6 +7,7 @@ import { LOG_DEBUG } from '../log/levels.js'
 import type { Logger } from '../log/logger.js'
 import type { Monitor } from '../monitor/probe.js'
 import type { Reporter } from '../report/report.js'
+import { forwardsStatus } from '../report/status.js'
 import { findExecutable, KILL_GRACE_MS, startSsh, type SshChild } from '../ssh/child.js'
 import { strerror } from '../os/strerror.js'
 import type { Said } from '../ssh/says.js'
@@ -38,7 +39,7 @@ export interface RunOptions {
   /** things that happen in the world: each is started with the way in, and closed on the way out */
   sources: readonly EventSource[]
   /** the status file and systemd */
-  reporter?: Pick<Reporter, 'state' | 'probe' | 'tick' | 'tickMs'>
+  reporter?: Pick<Reporter, 'state' | 'probe' | 'tick' | 'tickMs' | 'forwards'>
 }
 
 export type EventSource = (emit: (e: Event) => void) => { close(): void }
@@ -159,6 +160,9 @@ export const run = (o: RunOptions): Promise<0 | 1> =>
           break
         case 'trace':
           trace(a.message)
+          break
+        case 'forwards':
+          o.reporter?.forwards(forwardsStatus(a.user))
           break
         case 'cancel-probe':
           probe?.abort()

@@ -4,6 +4,7 @@
 // all. Only readEffectiveConfig() does I/O; a failure to read is an answer,
 // never an exception, as a start must not fail for it.
 import { execFile } from 'node:child_process'
+import { closeSync, openSync, readSync } from 'node:fs'
 import { getopt, type Token } from '../options/getopt.js'
 import { strerror } from '../os/strerror.js'
 import { MONITOR_HOST, MONITOR_HOST_IPV6 } from '../monitor/host.js'
@@ -180,6 +181,24 @@ export const fromDbclientArgs = (tokens: readonly Token[]): EffectiveConfig => {
 
 export type ConfigRead = { ok: true; config: EffectiveConfig } | { ok: false; why: string }
 
+/**
+ * Is this program ssh itself, a compiled program, and not a script? A wrapper
+ * script given as AUTOSSH_PATH is not run with -G: what it does with words
+ * it does not expect (log in, log, count) is its own business.
+ */
+export const isCompiled = (path: string): boolean => {
+  let fd: number | undefined
+  try {
+    fd = openSync(path, 'r')
+    const head = Buffer.alloc(4)
+    return readSync(fd, head, 0, 4, 0) === 4 && head.toString('latin1') === '\x7fELF'
+  } catch {
+    return false
+  } finally {
+    if (fd !== undefined) closeSync(fd)
+  }
+}
+
 /** ssh -G prints some 5 kB; anything much bigger is not its answer */
 const MAX_OUTPUT = 1024 * 1024
 
@@ -191,6 +210,7 @@ const MAX_OUTPUT = 1024 * 1024
  */
 export const readEffectiveConfig = (sshPath: string, args: readonly string[], flavor: Flavor, timeoutMs = 2000): Promise<ConfigRead> => {
   if (flavor === 'dropbear') return Promise.resolve({ ok: true, config: fromDbclientArgs(getopt(args, SSH_OPTIONS.dropbear).tokens) })
+  if (!isCompiled(sshPath)) return Promise.resolve({ ok: false, why: `${sshPath} is not a compiled program (a script is not asked for its configuration)` })
   return new Promise(resolve => {
     execFile(
       sshPath,

@@ -193,7 +193,7 @@ t.test('the watchdog: healthy while a probe may still end, not once a poll is lo
     log: new Logger({ name: 'file', write: () => false, close: () => {} }, 7, false),
     monitor,
     sources: [],
-    reporter: { state: () => {}, probe: () => {}, tick: healthy => void ticks.push({ at: performance.now() - began, healthy }), tickMs: 200 },
+    reporter: { state: () => {}, probe: () => {}, forwards: () => {}, tick: healthy => void ticks.push({ at: performance.now() - began, healthy }), tickMs: 200 },
   })
   t.equal(status, 0, 'ended by its lifetime')
   const before = ticks.filter(k => k.at < 5000)

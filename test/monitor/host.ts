@@ -1,5 +1,7 @@
 // The monitor's address: 127.0.0.1, AUTOSSH_MHOST, or ::1 when ssh is told -6;
 // in ssh's argv, the listening port, the probe and the log, then with real
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 // OpenSSH over IPv6 loopback.
 import t, { type Test } from 'tap'
 import net from 'node:net'
@@ -95,9 +97,11 @@ const modes = [
   { mode: 'echo' as const, netns: false },
   { mode: 'pair' as const, netns: true },
 ]
-const ways: { name: string; env: Record<string, string>; opts: string[] }[] = [
+const ways: { name: string; env: Record<string, string>; opts: string[]; config?: string }[] = [
   { name: 'ssh -6', env: {}, opts: ['-6'] },
   { name: 'AUTOSSH_MHOST=::1', env: { AUTOSSH_MHOST: '::1' }, opts: [] },
+  // only ssh -G tells: the command line says nothing of it
+  { name: 'AddressFamily inet6 in ssh_config', env: {}, opts: [], config: 'Host *\n  AddressFamily inet6\n' },
 ]
 for (const { mode, netns } of modes) {
   for (const way of ways) {
@@ -105,9 +109,12 @@ for (const { mode, netns } of modes) {
     t.test(`${mode} mode, ${way.name}: the tunnel comes up over IPv6 loopback and its probes pass`, { skip }, async t => {
       const w = await makeWorld({ netns, ipv6: true })
       t.teardown(() => w.close())
+      const config = join(w.dir, 'ssh_config')
+      if (way.config) writeFileSync(config, way.config)
       const tun = await startTunnel(w, mode, way.env, {
         path: '/usr/bin/ssh',
-        options: [...way.opts, ...w.sshOptions],
+        // ssh reads the last -F
+        options: [...way.opts, ...w.sshOptions, ...(way.config ? ['-F', config] : [])],
       })
       t.teardown(() => tun.autossh.child.kill('SIGKILL'))
       await waitFor(() => count(tun, 'connection ok') >= 2, 20000, 'two passed probes').catch(() => {})

@@ -53,6 +53,10 @@ export type Event =
   /** the machine slept (suspend) and woke */
   | { type: 'resumed'; sleptMs: number }
   | { type: 'ssh-said'; said: Said }
+  /** ssh's own TCP connection (of ssh pid) is dead for certain: its local address is on no interface any more */
+  | { type: 'link-dead'; why: 'address-gone'; pid: number; address: string; remote: string }
+  /** ssh's own TCP connection has had bytes outstanding and nothing acknowledged for forMs (src/machine/stall.ts) */
+  | { type: 'link-stalled'; pid: number; remote: string; forMs: number }
 
 export type Timer = 'wait' | 'poll' | 'lifetime' | 'early' | 'settle'
 
@@ -353,6 +357,30 @@ const onSaid: On<'ssh-said'> = (s, { said }) => {
   return stop(told, actions, { restart: true }, said.words)
 }
 
+/**
+ * ssh's own connection, as the kernel shows it. An address gone is certain:
+ * restart. A stall is probed where there is a probe, and is a restart where
+ * there is none (-M 0). Each is said once per outage.
+ */
+const onLink: On<'link-dead' | 'link-stalled'> = (s, e, now, plan) => {
+  const p = s.phase
+  if (p.name !== 'running' || p.pid !== e.pid) return [s, [trace(`${e.type} of ssh ${e.pid}: nothing to do in ${p.name}`)]]
+  if (e.type === 'link-dead') {
+    const words = `this machine's address ${e.address} is gone: restarting ssh`
+    const [told, said] = once(s, 'link-dead', LOG_INFO, words)
+    return stop(told, said, { restart: true }, words)
+  }
+  const silent = `ssh's connection to ${e.remote} has had no acknowledgement for ${Math.round(e.forMs / 1000)} s`
+  if (plan.monitoring) {
+    const [told, said] = once(s, 'link-stalled', LOG_INFO, `${silent}: probing now`)
+    const [probing, actions] = recheck(told, now, plan, 'no acknowledgement')
+    return [probing, [...said, ...actions]]
+  }
+  const words = `${silent}: restarting ssh`
+  const [told, said] = once(s, 'link-stalled', LOG_INFO, words)
+  return stop(told, said, { restart: true }, words)
+}
+
 /** the end of autossh's own time, and signals */
 const onEnd: On<'lifetime' | 'signal'> = (s, e, now, plan) => {
   const p = s.phase
@@ -398,6 +426,9 @@ export const step = (s: State, e: Event, now: number, plan: Plan, random: () => 
       return recheck(s, now, plan, `resumed after ${Math.round(e.sleptMs / 1000)} s asleep`)
     case 'ssh-said':
       return onSaid(s, e, now, plan, random)
+    case 'link-dead':
+    case 'link-stalled':
+      return onLink(s, e, now, plan, random)
     case 'lifetime':
     case 'signal':
       return onEnd(s, e, now, plan, random)

@@ -44,6 +44,8 @@ export interface Settings {
   probeDeadline: 'rtt' | 'fixed'
   /** AUTOSSH_NETWATCH: probe at once when the network changes or the machine wakes */
   netWatch: boolean
+  /** AUTOSSH_CONNWATCH: watch ssh's own TCP connection (its address gone, nothing acknowledged) */
+  connWatch: boolean
   /** messages autossh logs while reading its settings */
   notes: string[]
 }
@@ -67,6 +69,7 @@ export const readSettings = (env: Env): SettingsResult => {
     probeConnection: 'keep',
     probeDeadline: 'rtt',
     netWatch: true,
+    connWatch: true,
     sshFlavor: flavorOf(env.AUTOSSH_PATH ?? SSH_PATH),
     notes: [],
   }
@@ -155,6 +158,11 @@ export const readSettings = (env: Env): SettingsResult => {
   if ((v = env.AUTOSSH_NETWATCH) !== undefined && v !== '') {
     if (v !== 'on' && v !== 'off') return fail(`invalid network watch "${v}" (on or off)`)
     s.netWatch = v === 'on'
+  }
+
+  if ((v = env.AUTOSSH_CONNWATCH) !== undefined && v !== '') {
+    if (v !== 'on' && v !== 'off') return fail(`invalid connection watch "${v}" (on or off)`)
+    s.connWatch = v === 'on'
   }
 
   // as in autossh 1.5, but checked

@@ -25,6 +25,7 @@ t.test('defaults', async t => {
     probeConnection: 'keep',
     probeDeadline: 'rtt',
     netWatch: true,
+    connWatch: true,
     sshFlavor: 'openssh',
     notes: [],
   })
@@ -37,6 +38,13 @@ t.test('ours: AUTOSSH_PROBE_DEADLINE and AUTOSSH_NETWATCH', async t => {
   t.equal(get({ AUTOSSH_NETWATCH: 'on' }).netWatch, true)
   t.equal(read({ AUTOSSH_PROBE_DEADLINE: 'slow' }), 'invalid probe deadline "slow" (rtt or fixed)')
   t.equal(read({ AUTOSSH_NETWATCH: '0' }), 'invalid network watch "0" (on or off)')
+})
+
+t.test('ours: AUTOSSH_CONNWATCH', async t => {
+  t.equal(get({ AUTOSSH_CONNWATCH: 'off' }).connWatch, false)
+  t.equal(get({ AUTOSSH_CONNWATCH: 'on' }).connWatch, true)
+  t.equal(get({ AUTOSSH_CONNWATCH: '' }).connWatch, true, 'empty is unset')
+  t.equal(read({ AUTOSSH_CONNWATCH: 'no' }), 'invalid connection watch "no" (on or off)')
 })
 
 t.test('values', async t => {

@@ -120,6 +120,20 @@ const withTimeout = <T>(p: Promise<T>, what: string): Promise<T> =>
 
 export const DBCLIENT = '/usr/bin/dbclient'
 
+/** ssh options for a world's sshd on port, with the world's throwaway user key, without the host */
+export const sshOptions = (userKey: string, port: number): string[] => [
+  '-F', '/dev/null',
+  '-i', userKey,
+  '-o', 'IdentitiesOnly=yes',
+  '-o', 'BatchMode=yes',
+  '-o', 'StrictHostKeyChecking=no',
+  '-o', 'UserKnownHostsFile=/dev/null',
+  '-o', 'LogLevel=ERROR',
+  '-o', 'ServerAliveInterval=0',
+  '-o', 'ExitOnForwardFailure=yes',
+  '-p', String(port),
+]
+
 export interface WorldOptions {
   /** the remote in a network namespace of its own (root) */
   netns?: boolean
@@ -195,18 +209,7 @@ export const makeWorld = async (opts: WorldOptions = {}): Promise<World> => {
       link,
       // sshd not run by root can only log in the user that runs it
       host: `${userInfo().username}@${loopback}`,
-      sshOptions: [
-        '-F', '/dev/null',
-        '-i', userKey,
-        '-o', 'IdentitiesOnly=yes',
-        '-o', 'BatchMode=yes',
-        '-o', 'StrictHostKeyChecking=no',
-        '-o', 'UserKnownHostsFile=/dev/null',
-        '-o', 'LogLevel=ERROR',
-        '-o', 'ServerAliveInterval=0',
-        '-o', 'ExitOnForwardFailure=yes',
-        '-p', String(link.port),
-      ],
+      sshOptions: sshOptions(userKey, link.port),
       // no host key check (-y -y), so that nothing is written under ~/.ssh
       dbclientOptions: ['-y', '-y', '-i', dropbearKey, '-o', 'ExitOnForwardFailure=yes', '-p', String(link.port)],
       echoPort,

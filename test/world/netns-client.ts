@@ -48,13 +48,13 @@ export interface NetnsOptions {
   expose?: number[]
 }
 
-const splice = (a: net.Socket, b: net.Socket): void => {
+export const splice = (a: net.Socket, b: net.Socket): void => {
   a.on('error', () => b.destroy())
   b.on('error', () => a.destroy())
   a.pipe(b).pipe(a)
 }
 
-const listen = (server: net.Server, where: { port: number; host: string } | string): Promise<net.Server> =>
+export const listen = (server: net.Server, where: { port: number; host: string } | string): Promise<net.Server> =>
   new Promise((resolve, reject) => {
     server.once('error', reject)
     server.listen(where, () => resolve(server))

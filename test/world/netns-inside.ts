@@ -4,6 +4,8 @@
 // loopback is out of reach from here: each `reach` port is listened on here at
 // the same number and carried out to the host's; each `expose` port of here is
 // reachable from outside through its socket. Ends when its stdin closes.
+// With veth false (the kernel link's client namespace, whose network is
+// already made), only the bridges.
 import { execFileSync } from 'node:child_process'
 import { rmSync } from 'node:fs'
 import net from 'node:net'
@@ -11,11 +13,12 @@ import net from 'node:net'
 interface Config {
   reach: { port: number; path: string }[]
   expose: { port: number; path: string }[]
+  veth?: boolean
 }
 
 const config = JSON.parse(process.argv[2]!) as Config
 
-execFileSync('ip', ['-batch', '-'], {
+if (config.veth !== false) execFileSync('ip', ['-batch', '-'], {
   input: ['link set lo up', 'link add v0 type veth peer name v1', 'addr add 10.77.0.1/24 dev v0', 'link set v1 up', 'link set v0 up', 'route add default via 10.77.0.2 dev v0', ''].join('\n'),
 })
 

@@ -1,6 +1,7 @@
-// The remote host, run inside its own network namespace (unshare -n): sshd on
-// 22, echo on 7, the target on 1883, and a unix socket bridge to sshd that the
-// outside reaches through the filesystem. Ends when its stdin closes.
+// The remote host, run inside its own network namespace (unshare -n, or
+// nsenter into the kernel link's server namespace): sshd on 22, echo on 7, the
+// target on 1883, and a unix socket bridge to sshd that the outside reaches
+// through the filesystem. Ends when its stdin closes.
 import { execFileSync } from 'node:child_process'
 import net from 'node:net'
 import { join } from 'node:path'
@@ -9,8 +10,10 @@ import { startEcho, startSshd, startTarget, waitListening } from './services.js'
 const dir = process.argv[2]!
 /** extra sshd_config lines, as JSON */
 const options = JSON.parse(process.argv[3] ?? '[]') as string[]
+/** where sshd listens: the kernel link's server reaches it on its veth address */
+const listen = process.argv[4] ?? '127.0.0.1'
 execFileSync('ip', ['link', 'set', 'lo', 'up'])
-const sshd = startSshd(dir, 22, options)
+const sshd = startSshd(dir, 22, options, listen)
 let err = ''
 sshd.stderr!.on('data', d => (err += d))
 const quit = () => {

@@ -58,17 +58,18 @@ export const makeKeys = (dir: string): { hostKey: string; userKey: string; dropb
 }
 
 /**
- * sshd on 127.0.0.1:port, in the foreground, logging to stderr; `options`:
- * sshd_config lines that go first, since sshd takes the first value of each keyword
+ * sshd on listen:port (127.0.0.1 unless a namespace's own address is wanted),
+ * in the foreground, logging to stderr; `options`: sshd_config lines that go
+ * first, since sshd takes the first value of each keyword
  */
-export const startSshd = (dir: string, port: number, options: string[] = []): ChildProcess => {
+export const startSshd = (dir: string, port: number, options: string[] = [], listen = '127.0.0.1'): ChildProcess => {
   const { hostKey, authorized } = makeKeys(dir)
   const config = join(dir, `sshd_config.${port}`)
   writeFileSync(
     config,
     [
       ...options,
-      `ListenAddress 127.0.0.1`,
+      `ListenAddress ${listen}`,
       `Port ${port}`,
       `HostKey ${hostKey}`,
       `AuthorizedKeysFile ${authorized}`,

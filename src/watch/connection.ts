@@ -15,12 +15,13 @@
 // moved (a connection without acks retransmits: a loss probe within 2 round
 // trips, then its timeouts), while a stall is being followed, and for a
 // while after the network changed (a socket whose address went sends
-// nothing, and retransmits nothing: it shows only as window probes).
+// nothing, and retransmits nothing: it shows only as window probes); and
+// never more often than 100 times what a read takes (TABLE_SHARE).
 // ssh's socket is found from /proc/PID/fd: the TCP connection it holds with
 // the lowest fd, not accepted on one of its own listening ports (the
 // user's forwards), which is the one it opened first, to the server.
 import { createSocket } from 'node:dgram'
-import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs'
+import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, statSync } from 'node:fs'
 import { isIPv4 } from 'node:net'
 import { judge, type Episode } from '../machine/stall.js'
 import type { Event } from '../machine/supervise.js'
@@ -37,6 +38,13 @@ export const CONN_INTERVAL_MS = 1000
 export const AFTER_CHANGE_MS = 30000
 /** ssh not connected yet (or through a ProxyCommand: no socket of its own): looked for again after 1, 2, 4... s, up to this */
 export const FIND_MAX_MS = 64000
+/**
+ * ssh's table is read at most once per TABLE_SHARE times what the last read
+ * took: 1 % of one CPU at worst, on a busy server whose counter moves all
+ * the time. A quiet machine's table (200 sockets, 5 ms) can be read every
+ * second; one of 20,000 sockets (180 ms) every 18 s.
+ */
+export const TABLE_SHARE = 100
 
 export interface ConnWatchOptions {
   /** the ssh running now, if any */
@@ -141,12 +149,30 @@ export const watchConnection = (emit: (e: LinkEvent) => void, opts: ConnWatchOpt
   let findWait = intervalMs
   let changedUntil = -Infinity
   let closed = false
+  /** the counter moved since the table was last read */
+  let pending = false
+  let lastTable = -Infinity
+  /** what the last read of the table took, ms */
+  let tableCostMs = 0
 
+  /** /proc/PID/net/snmp of the ssh watched, kept open: a read at offset 0 is a fresh copy (20 us, not 60 for open-read-close) */
+  let snmp: { pid: number; fd: number } | undefined
+  const buffer = Buffer.alloc(16384)
+  const closeSnmp = () => {
+    if (snmp) closeSync(snmp.fd)
+    snmp = undefined
+  }
   const readCounter = (p: number): number | undefined => {
     try {
-      return retransSegs(readFileSync(`${proc}/${p}/net/snmp`, 'latin1'))
+      if (snmp?.pid !== p) {
+        closeSnmp()
+        snmp = { pid: p, fd: openSync(`${proc}/${p}/net/snmp`, 'r') }
+      }
+      const n = readSync(snmp.fd, buffer, 0, buffer.length, 0)
+      return retransSegs(buffer.toString('latin1', 0, n))
     } catch {
       // ssh gone meanwhile
+      closeSnmp()
       return undefined
     }
   }
@@ -178,11 +204,15 @@ export const watchConnection = (emit: (e: LinkEvent) => void, opts: ConnWatchOpt
 
   const look = (k: Known, t: number) => {
     let s: TcpSocket | undefined
+    const t0 = performance.now()
     try {
       s = findTcpLine(readFileSync(`${proc}/${k.pid}/net/${k.table}`, 'latin1'), k.socket.inode)
     } catch {
       s = undefined
     }
+    tableCostMs = performance.now() - t0
+    lastTable = t
+    pending = false
     if (s?.state !== TCP_ESTABLISHED) {
       trace('ssh %d: its connection %s is gone', k.pid, k.socket.local)
       known = undefined
@@ -214,6 +244,7 @@ export const watchConnection = (emit: (e: LinkEvent) => void, opts: ConnWatchOpt
       known = undefined
       episode = undefined
       counter = undefined
+      pending = false
       findAt = 0
       findWait = intervalMs
     }
@@ -223,12 +254,16 @@ export const watchConnection = (emit: (e: LinkEvent) => void, opts: ConnWatchOpt
     if (c === undefined) return
     const moved = counter !== undefined && c !== counter
     if (moved) trace('RetransSegs %d -> %d', counter, c)
+    pending ||= moved
     counter = c
     if (known === undefined) {
       if (t >= findAt) find(p, t)
       return
     }
-    if (moved || episode !== undefined || t < changedUntil) look(known, t)
+    if (!(pending || episode !== undefined || t < changedUntil)) return
+    // a table of 20,000 sockets takes 180 ms to read: never more than 1/TABLE_SHARE of the time
+    if (t < lastTable + tableCostMs * TABLE_SHARE) return
+    look(known, t)
   }
 
   const timer = setInterval(tick, intervalMs)
@@ -257,6 +292,7 @@ export const watchConnection = (emit: (e: LinkEvent) => void, opts: ConnWatchOpt
     close() {
       closed = true
       clearInterval(timer)
+      closeSnmp()
     },
   }
 }

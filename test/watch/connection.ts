@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { addressHere, AFTER_CHANGE_MS, CONN_INTERVAL_MS, FIND_MAX_MS, pickConnection, watchConnection, type LinkEvent } from '../../src/watch/connection.js'
+import { addressHere, AFTER_CHANGE_MS, CONN_INTERVAL_MS, FIND_MAX_MS, pickConnection, TABLE_SHARE, watchConnection, type LinkEvent } from '../../src/watch/connection.js'
 import { parseTcpLine } from '../../src/watch/tcp-table.js'
 
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms))
@@ -119,6 +119,26 @@ t.test('a silent cut: the table read only when RetransSegs moves, the stall told
   clock.ms = 50000
   await settle()
   t.equal(events.length, 2, 'a new stall after progress is told again')
+})
+
+t.test('the table is read no more often than 100 times what a read takes; a move in between is not forgotten', async t => {
+  t.equal(TABLE_SHARE, 100)
+  const p = procTree(t)
+  p.fd(3, 'socket:[1001]')
+  p.tcp(line({}))
+  const { events, clock } = start(t, p.root)
+  await settle()
+  p.retrans(1)
+  clock.ms = 1000
+  await settle()
+  // read at 1000: the next read not before 1000 + 100 x (a read's time, > 0)
+  p.tcp(line({ txq: 52, tr: 1, when: 100, retr: 5, rto: 678 }))
+  p.retrans(2)
+  await settle()
+  t.same(events, [], 'the clock still at the last read: not read again')
+  clock.ms = 2000
+  await settle()
+  t.match(events, [{ type: 'link-stalled' }], 'later: read, for the move it had seen')
 })
 
 t.test('a stall is followed at every look once it has begun, though the counter is still', async t => {
@@ -258,13 +278,13 @@ t.test('ssh restarts, goes, or closes its connection: the watch follows', async 
   // the connection closes: the table has it no more, then cannot be read at all
   rmSync(join(p.root, '500/net/tcp'))
   p.retrans(1)
-  clock.ms = 1
+  clock.ms = 1000
   await settle()
   w.networkChanged()
   await settle()
   t.same(events, [], 'its connection closed: nothing to check')
   p.tcp(line({ inode: 1001 }))
-  clock.ms = 100
+  clock.ms = 2000
   await settle()
   w.networkChanged()
   await settle()

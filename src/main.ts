@@ -18,6 +18,7 @@ import { run, type EventSource } from './shell/run.js'
 import { createReporter, type Reporter } from './report/report.js'
 import { watchNetwork } from './watch/network.js'
 import { watchResume } from './watch/resume.js'
+import { watchConnection } from './watch/connection.js'
 import { hear } from './ssh/says.js'
 import { netTimeoutMs, NET_TIMEOUT_MS, readSettings, type Settings } from './options/settings.js'
 import { strerror } from './os/strerror.js'
@@ -30,11 +31,31 @@ const trace = tracer('autossh:config')
 /** how many picked monitor ports may turn out taken before autossh gives up */
 const PICK_AGAIN = 5
 
-/** what happens to this machine: its network changing, a wake from suspend */
-const WORLD_EVENTS: readonly EventSource[] = [
-  emit => watchNetwork(what => emit({ type: 'net-changed', what })),
-  emit => watchResume(sleptMs => emit({ type: 'resumed', sleptMs })),
-]
+/**
+ * What happens to this machine and to ssh's connection: with a probe, a
+ * network change or a wake from suspend probes at once (AUTOSSH_NETWATCH);
+ * in every mode, ssh's own connection is watched (AUTOSSH_CONNWATCH), its
+ * address checked when the network changes. One `ip monitor` serves both.
+ */
+export const worldEvents = (o: { probeOnChange: boolean; connWatch: boolean; say: (message: string) => void }): EventSource[] => {
+  const sources: EventSource[] = []
+  if (o.probeOnChange || o.connWatch)
+    sources.push((emit, world) => {
+      const conn = o.connWatch ? watchConnection(emit, { sshPid: world.sshPid, say: o.say }) : undefined
+      const net = watchNetwork(what => {
+        if (o.probeOnChange) emit({ type: 'net-changed', what })
+        conn?.networkChanged()
+      })
+      return {
+        close() {
+          net.close()
+          conn?.close()
+        },
+      }
+    })
+  if (o.probeOnChange) sources.push(emit => watchResume(sleptMs => emit({ type: 'resumed', sleptMs })))
+  return sources
+}
 
 /** what every set-up phase uses: a phase returns an exit status to end autossh there */
 interface Io {
@@ -253,8 +274,12 @@ const supervise = (input: Input, choice: MonitorChoice, ssh: SshPlan, listener: 
     log: io.log,
     monitor,
     classify: hear,
-    // only a tunnel with a probe has something to do when the world changes
-    sources: settings.netWatch && monitor !== undefined ? WORLD_EVENTS : [],
+    // only a tunnel with a probe has a probe to make when the world changes; ssh's connection is watched in every mode
+    sources: worldEvents({
+      probeOnChange: settings.netWatch && monitor !== undefined,
+      connWatch: settings.connWatch,
+      say: message => io.log.log(LOG_DEBUG, message),
+    }),
     reporter,
   }).finally(() => reporter.close())
 }

@@ -62,6 +62,10 @@ export type Event =
   | { type: 'ssh-said'; said: Said }
   /** time to ask the server again for a port it held */
   | { type: 'reask' }
+  /** ssh's own TCP connection (of ssh pid) is dead for certain: its local address is on no interface any more */
+  | { type: 'link-dead'; why: 'address-gone'; pid: number; address: string; remote: string }
+  /** ssh's own TCP connection has had bytes outstanding and nothing acknowledged for forMs (src/machine/stall.ts) */
+  | { type: 'link-stalled'; pid: number; remote: string; forMs: number }
 
 export type Timer = 'wait' | 'poll' | 'lifetime' | 'early' | 'settle' | 'reask'
 
@@ -467,6 +471,31 @@ const onSaid: On<'ssh-said'> = (s, { said }, now, plan, random) => {
   return stop(told, actions, { restart: true }, said.words)
 }
 
+/**
+ * ssh's own connection, as the kernel shows it. An address gone is certain:
+ * restart. A stall is probed where there is a probe, and is a restart where
+ * there is none (-M 0). Each is said once per outage.
+ */
+const onLink: On<'link-dead' | 'link-stalled'> = (s, e, now, plan) => {
+  const p = s.phase
+  if (p.name !== 'running' || p.pid !== e.pid) return [s, [trace(`${e.type} of ssh ${e.pid}: nothing to do in ${p.name}`)]]
+  if (e.type === 'link-dead') {
+    const words = `this machine's address ${e.address} is gone: restarting ssh`
+    const [told, said] = once(s, 'link-dead', LOG_INFO, words)
+    return stop(told, said, { restart: true }, words)
+  }
+  const silent = `ssh's connection to ${e.remote} has had no acknowledgement for ${Math.round(e.forMs / 1000)} s`
+  // with a monitor in place a probe decides; without one (-M 0, or the server holds its port) the kernel's word does
+  if (p.watched) {
+    const [told, said] = once(s, 'link-stalled', LOG_INFO, `${silent}: probing now`)
+    const [probing, actions] = recheck(told, now, plan, 'no acknowledgement')
+    return [probing, [...said, ...actions]]
+  }
+  const words = `${silent}: restarting ssh`
+  const [told, said] = once(s, 'link-stalled', LOG_INFO, words)
+  return stop(told, said, { restart: true }, words)
+}
+
 /** the end of autossh's own time, and signals */
 const onEnd: On<'lifetime' | 'signal'> = (s, e, now, plan) => {
   const p = s.phase
@@ -540,6 +569,9 @@ const react = (s: State, e: Event, now: number, plan: Plan, random: () => number
       return onSaid(s, e, now, plan, random)
     case 'reask':
       return reask(s)
+    case 'link-dead':
+    case 'link-stalled':
+      return onLink(s, e, now, plan, random)
     case 'lifetime':
     case 'signal':
       return onEnd(s, e, now, plan, random)

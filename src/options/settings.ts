@@ -46,6 +46,8 @@ export interface Settings {
   netWatch: boolean
   /** AUTOSSH_STOP_STATUS: the exit status when SIGTERM or SIGINT stops autossh (1, as 1.4g; 0 for systemd) */
   stopStatus: 0 | 1
+  /** AUTOSSH_CONNWATCH: watch ssh's own TCP connection (its address gone, nothing acknowledged) */
+  connWatch: boolean
   /** messages autossh logs while reading its settings */
   notes: string[]
 }
@@ -70,6 +72,7 @@ export const readSettings = (env: Env): SettingsResult => {
     probeDeadline: 'rtt',
     netWatch: true,
     stopStatus: 1,
+    connWatch: true,
     sshFlavor: flavorOf(env.AUTOSSH_PATH ?? SSH_PATH),
     notes: [],
   }
@@ -163,6 +166,10 @@ export const readSettings = (env: Env): SettingsResult => {
   if ((v = env.AUTOSSH_STOP_STATUS) !== undefined && v !== '') {
     if (v !== '0' && v !== '1') return fail(`invalid stop status "${v}" (0 or 1)`)
     s.stopStatus = v === '0' ? 0 : 1
+  }
+  if ((v = env.AUTOSSH_CONNWATCH) !== undefined && v !== '') {
+    if (v !== 'on' && v !== 'off') return fail(`invalid connection watch "${v}" (on or off)`)
+    s.connWatch = v === 'on'
   }
 
   // as in autossh 1.5, but checked

@@ -42,7 +42,13 @@ export interface RunOptions {
   reporter?: Pick<Reporter, 'state' | 'probe' | 'tick' | 'tickMs' | 'forwards'>
 }
 
-export type EventSource = (emit: (e: Event) => void) => { close(): void }
+/** what an event source may ask of the shell */
+export interface World {
+  /** the ssh running now, if any */
+  sshPid(): number | undefined
+}
+
+export type EventSource = (emit: (e: Event) => void, world: World) => { close(): void }
 
 const EVENT_OF: Record<TimerName, Event['type']> = { wait: 'waited', poll: 'poll', lifetime: 'lifetime', early: 'early', settle: 'settled', reask: 'reask' }
 
@@ -71,7 +77,8 @@ export const run = (o: RunOptions): Promise<0 | 1> =>
 
     const onSignal = (signal: Signal) => dispatch({ type: 'signal', signal, number: constants.signals[signal] })
     for (const s of SIGNALS) process.on(s, onSignal)
-    const opened = o.sources.map(source => source(dispatch))
+    const world: World = { sshPid: () => child?.pid }
+    const opened = o.sources.map(source => source(dispatch, world))
     // healthy: the event loop turns (this interval fires) and the probes go on: a poll
     // due long ago whose probe never ended means the loop is stuck
     let pollDue: number | undefined

@@ -1,6 +1,8 @@
 import t from 'tap'
 import { initialState, step, type Action, type Event, type Plan, type State } from '../../src/machine/supervise.js'
 import type { Said } from '../../src/ssh/says.js'
+import { modelForwards } from '../../src/machine/forwards.js'
+import { parseForwardArg } from '../../src/ssh/forward-spec.js'
 
 const plan: Plan = { maxStart: -1, gateTime: 30, pollTime: 600, firstPollTime: 60, maxLifetime: 0, monitoring: true, netTimeoutMs: 15000 }
 
@@ -496,4 +498,39 @@ t.test('a changed host key with StrictHostKeyChecking=no: ssh runs without forwa
     t.ok(r.out.includes('log6 ssh: host key changed: ssh runs without any forward; trying again in 60 s'))
     t.ok(r.out.includes('arm wait 60000'))
   }
+})
+
+t.test("an unwatched ssh's connection stalls: nothing to probe, so ssh is restarted", async t => {
+  const pair: Plan = { ...plan, monitorRemotePort: 20000 }
+  const r = drive([[0, begin], [0, spawned], [1, said('remote-forward-failed', 'ssh: remote forward refused for port 20000', 20000)]], pair)
+  const stalled = drive([[10, { type: 'link-stalled', pid: 42, remote: '10.0.0.2:22', forMs: 8000 }]], pair, r)
+  t.ok(stalled.out.includes("log6 ssh's connection to 10.0.0.2:22 has had no acknowledgement for 8 s: restarting ssh"))
+  t.ok(stalled.out.includes('kill'))
+})
+
+t.test('the forwards follow ssh: asked for at each start, taken as given once up, told of, gone with ssh', async t => {
+  const forwards = modelForwards({
+    effective: undefined,
+    commandLine: [parseForwardArg('local', '22883:localhost:1883')!, parseForwardArg('remote', '0:127.0.0.1:22')!],
+    monitor: [],
+  })
+  const p: Plan = { ...plan, monitoring: false, forwards }
+  const states = (acts: Action[]) => acts.filter(a => a.type === 'forwards').map(a => (a as Action & { type: 'forwards' }).user.map(f => f.state).join(','))
+  let s = initialState()
+  const go = (e: Event, at: number) => {
+    const [next, acts] = step(s, e, at, p)
+    s = next
+    return acts
+  }
+  go(begin, 0)
+  const started = go(spawned, 0)
+  t.same(states(started), ['requested,requested'])
+  t.ok(started.findIndex(a => a.type === 'forwards') < started.findIndex(a => a.type === 'status'), 'before the state, so a status line counts them right')
+  t.same(states(go(said('resolve-failed', 'ssh: cannot resolve host name x'), 500)), [], 'nothing about forwards: nothing told')
+  const allocated = go({ type: 'ssh-said', said: { kind: 'remote-forward-allocated', port: 4000, target: '127.0.0.1:22', words: 'w', about: 'a' } }, 1000)
+  t.match(allocated.find(a => a.type === 'forwards'), { user: [{ state: 'requested' }, { kind: 'remote', port: 4000 }] }, "the -R 0's port, told")
+  t.same(states(go({ type: 'settled' }, 5000)), ['listening,granted'])
+  t.same(states(go({ type: 'poll' }, 6000)), [], 'nothing changed, nothing told')
+  t.same(states(go(exited(255), 7000)), ['down,down'])
+  t.same(step(initialState(), begin, 0, plan)[0].forwards, undefined, 'no forwards in the plan: none followed')
 })

@@ -22,7 +22,7 @@ for (const watch of ['on', 'off']) {
     const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AUTOSSH_')))
     const c = await startInNetns(
       [process.execPath, CLI, '-M', `${monPort}:${w.echoPort}`, '-N', '-L', `${userPort}:127.0.0.1:${w.targetPort}`, ...w.sshOptions, w.host],
-      { ...clean, AUTOSSH_PATH: '/usr/bin/ssh', AUTOSSH_LOGFILE: log, AUTOSSH_LOGLEVEL: '7', AUTOSSH_GATETIME: '0', AUTOSSH_SYSLOG_SOCKET: '/nonexistent', AUTOSSH_NETWATCH: watch },
+      { ...clean, AUTOSSH_PATH: '/usr/bin/ssh', AUTOSSH_LOGFILE: log, AUTOSSH_LOGLEVEL: '7', AUTOSSH_GATETIME: '0', AUTOSSH_SYSLOG_SOCKET: '/nonexistent', AUTOSSH_NETWATCH: watch, AUTOSSH_CONNWATCH: watch },
       { reach: [w.link.port], expose: [userPort] },
     )
     t.teardown(() => c.close())

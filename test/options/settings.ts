@@ -26,6 +26,7 @@ t.test('defaults', async t => {
     probeDeadline: 'rtt',
     netWatch: true,
     stopStatus: 1,
+    connWatch: true,
     sshFlavor: 'openssh',
     notes: [],
   })
@@ -45,6 +46,13 @@ t.test('ours: AUTOSSH_STOP_STATUS', async t => {
   t.equal(get({ AUTOSSH_STOP_STATUS: '1' }).stopStatus, 1)
   t.equal(get({ AUTOSSH_STOP_STATUS: '' }).stopStatus, 1, 'empty is unset')
   for (const v of ['2', '00', ' 0', 'yes', '-1']) t.equal(read({ AUTOSSH_STOP_STATUS: v }), `invalid stop status "${v}" (0 or 1)`, v)
+})
+
+t.test('ours: AUTOSSH_CONNWATCH', async t => {
+  t.equal(get({ AUTOSSH_CONNWATCH: 'off' }).connWatch, false)
+  t.equal(get({ AUTOSSH_CONNWATCH: 'on' }).connWatch, true)
+  t.equal(get({ AUTOSSH_CONNWATCH: '' }).connWatch, true, 'empty is unset')
+  t.equal(read({ AUTOSSH_CONNWATCH: 'no' }), 'invalid connection watch "no" (on or off)')
 })
 
 t.test('values', async t => {

@@ -166,22 +166,23 @@ interface SshPlan {
  * Learn what ssh will do with the user's arguments and config files (ssh -G),
  * before it starts: a failure to learn it is a trace line, never a failed start.
  */
-const learnSsh = async ({ settings, line }: Input, monitorOff: boolean, io: Io): Promise<SshPlan> => {
+const learnSsh = async ({ settings, line }: Input, monitorOff: boolean, io: Io, before?: SshPlan): Promise<SshPlan> => {
   const flavor = settings.sshFlavor
   const read = await readEffectiveConfig(settings.sshPath, sshArgs(line.tokens, [], flavor), flavor)
   if (!read.ok) trace(`ssh's configuration not read: ${read.why}`)
   const config = read.ok ? read.config : undefined
   // with -6 or AddressFamily inet6 ssh listens on ::1 only, and 127.0.0.1 would be refused at every probe
   const v6 = config ? monitorHostFor(config) === MONITOR_HOST_IPV6 : ipv6Only(line.tokens, flavor)
-  const host = settings.monitorHost ?? (v6 ? MONITOR_HOST_IPV6 : MONITOR_HOST)
+  // learnt again before a restart: the monitor's port is bound where it was
+  const host = before?.host ?? settings.monitorHost ?? (v6 ? MONITOR_HOST_IPV6 : MONITOR_HOST)
   const plan: SshPlan = { config, host, first: [], drop: '' }
   if (config && usesMultiplexing(config)) {
     // a master in the background would hold the forwards, and ssh would exit 0: nothing left to watch
     plan.first = noMultiplexArgs()
     plan.drop = 'S'
-    io.say(`ssh's configuration shares connections (ControlMaster ${config.controlMaster}${config.controlPersist ? ', ControlPersist' : ''}): autossh's ssh keeps a connection of its own (ControlMaster=no, ControlPath=none)`)
+    if (before?.drop !== 'S') io.say(`ssh's configuration shares connections (ControlMaster ${config.controlMaster}${config.controlPersist ? ', ControlPersist' : ''}): autossh's ssh keeps a connection of its own (ControlMaster=no, ControlPath=none)`)
   }
-  if (config && warnNoKeepalive(config, monitorOff)) {
+  if (config && warnNoKeepalive(config, monitorOff) && before === undefined) {
     const how = flavor === 'dropbear' ? 'dbclient -K' : 'ServerAliveInterval'
     io.log.log(LOG_WARNING, `monitoring is off and ssh has no keepalive (${how}): a dead connection may go unnoticed`)
   }
@@ -235,6 +236,13 @@ const supervise = (input: Input, choice: MonitorChoice, ssh: SshPlan, listener: 
   const { host } = ssh
   const flavor = settings.sshFlavor
   const monitorForwards = forwards(spec, host)
+  const argsOf = (plan: SshPlan) => ({
+    sshArgs: sshArgs(line.tokens, [...plan.first, ...monitorForwards], flavor, plan.drop),
+    unwatchedArgs: sshArgs(line.tokens, plan.first, flavor, plan.drop),
+  })
+  const forwardsOf = (plan: SshPlan) =>
+    modelForwards({ effective: plan.config?.forwards, commandLine: commandLineForwards(line.tokens, flavor), monitor: argvForwards(monitorForwards, flavor) })
+  let learnt = ssh
   const monitor =
     spec.mode === 'off'
       ? undefined
@@ -262,15 +270,15 @@ const supervise = (input: Input, choice: MonitorChoice, ssh: SshPlan, listener: 
       fixedDeadline: settings.probeDeadline === 'fixed',
       stopStatus: settings.stopStatus,
       monitorRemotePort: spec.mode === 'pair' ? spec.port : undefined,
-      forwards: modelForwards({
-        effective: ssh.config?.forwards,
-        commandLine: commandLineForwards(line.tokens, flavor),
-        monitor: argvForwards(monitorForwards, flavor),
-      }),
+      forwards: forwardsOf(ssh),
     },
     sshPath: settings.sshPath,
-    sshArgs: sshArgs(line.tokens, [...ssh.first, ...monitorForwards], flavor, ssh.drop),
-    unwatchedArgs: sshArgs(line.tokens, ssh.first, flavor, ssh.drop),
+    ...argsOf(ssh),
+    // before each start: the user may have changed ssh's configuration meanwhile
+    relearn: async () => {
+      learnt = await learnSsh(input, spec.mode === 'off', io, learnt)
+      return { ...argsOf(learnt), forwards: forwardsOf(learnt) }
+    },
     log: io.log,
     monitor,
     classify: hear,

@@ -73,10 +73,25 @@ t.test('a LocalForward in a Host block with ControlMaster auto and ControlPersis
     { kind: 'local', listen: String(userPort), target: `127.0.0.1:${w.targetPort}`, state: 'listening', port: userPort, last_error: null },
   ], 'the forward from the config file, in the status file')
 
-  // ssh dies: autossh starts it again, and the forward comes back
+  // the user adds a forward to the config file, then ssh dies: the new ssh has both, and so does the status
+  const second = await freePort()
+  writeFileSync(
+    config,
+    hostBlock(w, 'broker', [
+      `LocalForward ${userPort} 127.0.0.1:${w.targetPort}`,
+      `LocalForward ${second} 127.0.0.1:${w.targetPort}`,
+      'ControlMaster auto',
+      `ControlPath ${control}/%C`,
+      'ControlPersist 10m',
+    ]),
+  )
   process.kill(s.ssh_pid, 'SIGKILL')
   await waitFor(() => messages().includes('starting ssh (count 2)'), 15000, 'a new ssh')
   await waitFor(works, 15000, 'the forward again')
+  t.equal(await talk(second, 'hi', 1000), 'ok hi', 'the forward added meanwhile')
+  await waitFor(() => readStatus(status)?.forwards.length === 2 && readStatus(status)?.state === 'up', 15000, 'both forwards in the status file')
+  t.same(readStatus(status).forwards.map((f: { listen: string; state: string }) => [f.listen, f.state]), [[String(userPort), 'listening'], [String(second), 'listening']])
+  t.equal(messages().split('shares connections').length - 1, 1, 'the sharing is told once')
 
   a.child.kill('SIGTERM')
   await a.done

@@ -62,6 +62,8 @@ export type Event =
   | { type: 'ssh-said'; said: Said }
   /** time to ask the server again for a port it held */
   | { type: 'reask' }
+  /** ssh's configuration, learnt again before a start: the forwards it will be asked for */
+  | { type: 'configured'; forwards: Forwards }
   /** ssh's own TCP connection (of ssh pid) is dead for certain: its local address is on no interface any more */
   | { type: 'link-dead'; why: 'address-gone'; pid: number; address: string; remote: string }
   /** ssh's own TCP connection has had bytes outstanding and nothing acknowledged for forMs (src/machine/stall.ts) */
@@ -569,6 +571,8 @@ const react = (s: State, e: Event, now: number, plan: Plan, random: () => number
       return onSaid(s, e, now, plan, random)
     case 'reask':
       return reask(s)
+    case 'configured':
+      return [{ ...s, forwards: e.forwards }, [trace(`configured: ${e.forwards.user.length} forwards of the user's`)]]
     case 'link-dead':
     case 'link-stalled':
       return onLink(s, e, now, plan, random)

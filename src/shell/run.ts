@@ -7,6 +7,7 @@ import { LOG_DEBUG } from '../log/levels.js'
 import type { Logger } from '../log/logger.js'
 import type { Monitor } from '../monitor/probe.js'
 import type { Reporter } from '../report/report.js'
+import type { Forwards } from '../machine/forwards.js'
 import { forwardsStatus } from '../report/status.js'
 import { findExecutable, KILL_GRACE_MS, startSsh, type SshChild } from '../ssh/child.js'
 import { strerror } from '../os/strerror.js'
@@ -30,6 +31,8 @@ export interface RunOptions {
   sshArgs: readonly string[]
   /** the same without the monitor's forwards, for when the server holds the monitor's port */
   unwatchedArgs?: readonly string[]
+  /** before each start but the first: learn ssh's configuration again, for the argv and the forwards */
+  relearn?: () => Promise<{ sshArgs: readonly string[]; unwatchedArgs: readonly string[]; forwards?: Forwards }>
   log: Logger
   /** the connection test, when monitoring */
   monitor?: Monitor
@@ -91,12 +94,19 @@ export const run = (o: RunOptions): Promise<0 | 1> =>
       timers.delete(name)
     }
 
+    let args: { sshArgs: readonly string[]; unwatchedArgs?: readonly string[] } = o
+    let starts = 0
     const spawn = async (watch: boolean) => {
       let c: SshChild
+      if (starts++ > 0 && o.relearn) {
+        const learnt = await o.relearn()
+        args = learnt
+        if (learnt.forwards) dispatch({ type: 'configured', forwards: learnt.forwards })
+      }
       try {
         const path = findExecutable(o.sshPath)
         o.log.log(LOG_DEBUG, `child of ${process.pid} execing ${path}`)
-        c = await startSsh(path, watch ? o.sshArgs : (o.unwatchedArgs ?? o.sshArgs), undefined, line => {
+        c = await startSsh(path, watch ? args.sshArgs : (args.unwatchedArgs ?? args.sshArgs), undefined, line => {
           const said = o.classify?.(line)
           if (said) dispatch({ type: 'ssh-said', said })
         })

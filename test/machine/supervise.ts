@@ -514,7 +514,7 @@ t.test('the forwards follow ssh: asked for at each start, taken as given once up
     commandLine: [parseForwardArg('local', '22883:localhost:1883')!, parseForwardArg('remote', '0:127.0.0.1:22')!],
     monitor: [],
   })
-  const p: Plan = { ...plan, monitoring: false, forwards }
+  const p: Plan = { ...plan, monitoring: false, gateTime: 0, forwards }
   const states = (acts: Action[]) => acts.filter(a => a.type === 'forwards').map(a => (a as Action & { type: 'forwards' }).user.map(f => f.state).join(','))
   let s = initialState()
   const go = (e: Event, at: number) => {
@@ -533,4 +533,9 @@ t.test('the forwards follow ssh: asked for at each start, taken as given once up
   t.same(states(go({ type: 'poll' }, 6000)), [], 'nothing changed, nothing told')
   t.same(states(go(exited(255), 7000)), ['down,down'])
   t.same(step(initialState(), begin, 0, plan)[0].forwards, undefined, 'no forwards in the plan: none followed')
+  // learnt again before a restart: the next start asks for the new list
+  const more = modelForwards({ effective: undefined, commandLine: [parseForwardArg('dynamic', '1080')!], monitor: [] })
+  go({ type: 'configured', forwards: more }, 8000)
+  t.same(s.forwards, more)
+  t.match(go(spawned, 8000).find(a => a.type === 'forwards'), { user: [{ kind: 'dynamic', state: 'requested' }] })
 })

@@ -23,7 +23,20 @@ import { hear } from './ssh/says.js'
 import { netTimeoutMs, NET_TIMEOUT_MS, readSettings, type Settings } from './options/settings.js'
 import { strerror } from './os/strerror.js'
 import { startTracing, tracer } from './os/trace.js'
-import { argvForwards, commandLineForwards, monitorHostFor, noMultiplexArgs, readEffectiveConfig, usesMultiplexing, warnNoKeepalive, type EffectiveConfig } from './ssh/config.js'
+import {
+  argvForwards,
+  commandLineForwards,
+  isCompiled,
+  monitorHostFor,
+  noMultiplexArgs,
+  readEffectiveConfig,
+  usesMultiplexing,
+  warnNoKeepalive,
+  type ConfigRead,
+  type EffectiveConfig,
+} from './ssh/config.js'
+import { findExecutable } from './ssh/child.js'
+import type { Flavor } from './ssh/flavor.js'
 import { modelForwards } from './machine/forwards.js'
 
 const trace = tracer('autossh:config')
@@ -162,13 +175,25 @@ interface SshPlan {
   drop: string
 }
 
+/** ssh -G, of OpenSSH itself: a wrapper script is not run with words it does not expect */
+const readConfig = (sshPath: string, args: string[], flavor: Flavor): Promise<ConfigRead> => {
+  let path: string
+  try {
+    path = findExecutable(sshPath)
+  } catch (err) {
+    return Promise.resolve({ ok: false, why: `${sshPath}: ${strerror(err)}` })
+  }
+  if (flavor === 'openssh' && !isCompiled(path)) return Promise.resolve({ ok: false, why: `${path} is a script, not asked for its configuration` })
+  return readEffectiveConfig(path, args, flavor)
+}
+
 /**
  * Learn what ssh will do with the user's arguments and config files (ssh -G),
  * before it starts: a failure to learn it is a trace line, never a failed start.
  */
 const learnSsh = async ({ settings, line }: Input, monitorOff: boolean, io: Io, before?: SshPlan): Promise<SshPlan> => {
   const flavor = settings.sshFlavor
-  const read = await readEffectiveConfig(settings.sshPath, sshArgs(line.tokens, [], flavor), flavor)
+  const read = await readConfig(settings.sshPath, sshArgs(line.tokens, [], flavor), flavor)
   if (!read.ok) trace(`ssh's configuration not read: ${read.why}`)
   const config = read.ok ? read.config : undefined
   // with -6 or AddressFamily inet6 ssh listens on ::1 only, and 127.0.0.1 would be refused at every probe
@@ -180,7 +205,7 @@ const learnSsh = async ({ settings, line }: Input, monitorOff: boolean, io: Io, 
     // a master in the background would hold the forwards, and ssh would exit 0: nothing left to watch
     plan.first = noMultiplexArgs()
     plan.drop = 'S'
-    if (before?.drop !== 'S') io.say(`ssh's configuration shares connections (ControlMaster ${config.controlMaster}${config.controlPersist ? ', ControlPersist' : ''}): autossh's ssh keeps a connection of its own (ControlMaster=no, ControlPath=none)`)
+    if (before?.drop !== 'S') io.log.log(LOG_INFO, `ssh's configuration shares connections (ControlMaster ${config.controlMaster}${config.controlPersist ? ', ControlPersist' : ''}): autossh's ssh keeps a connection of its own (ControlMaster=no, ControlPath=none)`)
   }
   if (config && warnNoKeepalive(config, monitorOff) && before === undefined) {
     const how = flavor === 'dropbear' ? 'dbclient -K' : 'ServerAliveInterval'

@@ -210,7 +210,6 @@ const MAX_OUTPUT = 1024 * 1024
  */
 export const readEffectiveConfig = (sshPath: string, args: readonly string[], flavor: Flavor, timeoutMs = 2000): Promise<ConfigRead> => {
   if (flavor === 'dropbear') return Promise.resolve({ ok: true, config: fromDbclientArgs(getopt(args, SSH_OPTIONS.dropbear).tokens) })
-  if (!isCompiled(sshPath)) return Promise.resolve({ ok: false, why: `${sshPath} is not a compiled program (a script is not asked for its configuration)` })
   return new Promise(resolve => {
     execFile(
       sshPath,

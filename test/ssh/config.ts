@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { getopt } from '../../src/options/getopt.js'
 import { optionString } from '../../src/ssh/flavor.js'
 import {
+  isCompiled,
   argvForwards,
   commandLineForwards,
   fromDbclientArgs,
@@ -356,4 +357,12 @@ t.test('on a real sshd', async t => {
     t.same(heard[2], { kind: 'forward-connect-failed', host: '127.0.0.1', port: closed }, "a -R's target refuses: ssh names it")
     await stopProcess(ssh)
   })
+})
+
+t.test('isCompiled: ssh itself is asked for its configuration, a wrapper script is not', async t => {
+  const dir = t.testdir({ 'wrapper': '#!/bin/sh\nexec ssh "$@"\n', 'short': 'ab' })
+  t.equal(isCompiled(process.execPath), true, 'a compiled program')
+  t.equal(isCompiled(join(dir, 'wrapper')), false, 'a script')
+  t.equal(isCompiled(join(dir, 'short')), false, 'too short to say')
+  t.equal(isCompiled(join(dir, 'missing')), false, 'not there')
 })

@@ -7,7 +7,8 @@ import { join } from 'node:path'
 import { notifyReceiver, type Notification } from '../helpers/notify-receiver.js'
 import { sleep, waitFor } from '../helpers/autossh.js'
 import { startTunnel } from '../helpers/tunnel.js'
-import { makeWorld } from '../world/index.js'
+import { needs } from '../helpers/needs.js'
+import { makeWorld, worldSkip } from '../world/index.js'
 
 /** the children of a process, from /proc */
 const children = (pid: number): number[] => {
@@ -20,7 +21,7 @@ const children = (pid: number): number[] => {
   }
 }
 
-t.test('READY once up, STATUS down while down, WATCHDOG at the asked rate, the status file following, nothing left', { timeout: 120000 }, async t => {
+t.test('READY once up, STATUS down while down, WATCHDOG at the asked rate, the status file following, nothing left', { skip: worldSkip() || needs('python3', 'perl'), timeout: 120000 }, async t => {
   const w = await makeWorld({ netns: false })
   t.teardown(() => w.close())
   const rx = await notifyReceiver()
@@ -68,7 +69,7 @@ t.test('READY once up, STATUS down while down, WATCHDOG at the asked rate, the s
   t.same(helpers.filter(pid => existsSync(`/proc/${pid}`)), [], 'nothing of ours left')
 })
 
-t.test('no NOTIFY_SOCKET: no notifications, no sender', async t => {
+t.test('no NOTIFY_SOCKET: no notifications, no sender', { skip: worldSkip() || needs('python3') }, async t => {
   const w = await makeWorld({ netns: false })
   t.teardown(() => w.close())
   const rx = await notifyReceiver()

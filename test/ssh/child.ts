@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { findExecutable, SETPRIV, startSsh } from '../../src/ssh/child.js'
 import { start } from '../helpers/autossh.js'
+import { needs, path as where } from '../helpers/needs.js'
 
 const scratch = (t: Test) => {
   const dir = mkdtempSync(join(tmpdir(), 'autossh-ssh-'))
@@ -113,7 +114,7 @@ t.test('an exec that fails after the lookup is an exec failure: rejected with th
 const pdeathReader = (dir: string) => {
   const path = join(dir, 'ssh')
   const out = join(dir, 'pdeathsig')
-  const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : '/usr/bin/env python3'
+  const python = where('python3')
   writeFileSync(
     path,
     `#!${python}
@@ -127,7 +128,7 @@ open(${JSON.stringify(out)}, "w").write(str(sig.value))
   return { path, pdeathsig: () => (existsSync(out) ? Number(readFileSync(out, 'utf8')) : undefined) }
 }
 
-t.test('where setpriv is there, ssh is started through it: SIGKILL is its parent-death signal; told not to, none', async t => {
+t.test('where setpriv is there, ssh is started through it: SIGKILL is its parent-death signal; told not to, none', { skip: needs('setpriv', 'python3') }, async t => {
   t.ok(existsSync(SETPRIV), `${SETPRIV} is there on this machine`)
   const tiedSsh = pdeathReader(scratch(t))
   t.same(await (await startSsh(tiedSsh.path, [])).exited, { code: 0, signal: null })
@@ -144,10 +145,10 @@ mkdir "$d/u" "$d/w" && mknod "$d/u/setpriv" c 0 0 &&
   mount -t overlay overlay -o "lowerdir=/usr/bin,upperdir=$d/u,workdir=$d/w" /usr/bin || exit 125
 exec "$@"
 `
-const noSetpriv = (() => {
+const noSetpriv = needs('unshare') || (() => {
   const dir = mkdtempSync(join(tmpdir(), 'autossh-ov-'))
   try {
-    const r = spawnSync('unshare', ['-m', 'sh', '-c', NO_SETPRIV, 'sh', dir, 'sh', '-c', `test ! -e ${SETPRIV}`], { timeout: 5000 })
+    const r = spawnSync(where('unshare'), ['-m', 'sh', '-c', NO_SETPRIV, 'sh', dir, 'sh', '-c', `test ! -e ${SETPRIV}`], { timeout: 5000 })
     return r.status === 0 ? false : 'no mount namespace with an overlay on /usr/bin (run as root)'
   } finally {
     rmSync(dir, { recursive: true, force: true })
@@ -157,18 +158,18 @@ const noSetpriv = (() => {
 const withoutSetpriv = (t: Test, env: Record<string, string>) => {
   const dir = scratch(t)
   const log = join(dir, 'log')
-  const r = start(['-M', '0', 'h'], { AUTOSSH_GATETIME: '0', AUTOSSH_LOGFILE: log, ...env }, undefined, ['unshare', '-m', 'sh', '-c', NO_SETPRIV, 'sh', dir])
+  const r = start(['-M', '0', 'h'], { AUTOSSH_GATETIME: '0', AUTOSSH_LOGFILE: log, ...env }, undefined, [where('unshare'), '-m', 'sh', '-c', NO_SETPRIV, 'sh', dir])
   return { r, messages: () => readFileSync(log, 'utf8').trim().split('\n').map(l => l.replace(/^.*? autossh\[\d+\]: /, '')) }
 }
 
-t.test('autossh where setpriv is there: ssh gets a parent-death signal', async t => {
+t.test('autossh where setpriv is there: ssh gets a parent-death signal', { skip: needs('setpriv', 'python3') }, async t => {
   const ssh = pdeathReader(scratch(t))
   const r = start(['-M', '0', 'h'], { AUTOSSH_PATH: ssh.path, AUTOSSH_GATETIME: '0' })
   t.equal(await r.done, 0)
   t.equal(ssh.pdeathsig(), 9)
 })
 
-t.test('autossh where setpriv is not there: ssh is started directly, without a parent-death signal', { skip: noSetpriv }, async t => {
+t.test('autossh where setpriv is not there: ssh is started directly, without a parent-death signal', { skip: needs('python3') || noSetpriv }, async t => {
   const ssh = pdeathReader(scratch(t))
   const { r, messages } = withoutSetpriv(t, { AUTOSSH_PATH: ssh.path })
   t.equal(await r.done, 0, r.stderr())

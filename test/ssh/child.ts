@@ -4,7 +4,8 @@ import { spawnSync } from 'node:child_process'
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { findExecutable, SETPRIV, startSsh } from '../../src/ssh/child.js'
+import { PassThrough } from 'node:stream'
+import { findExecutable, passThrough, SETPRIV, startSsh } from '../../src/ssh/child.js'
 import { start } from '../helpers/autossh.js'
 import { needs, path as where } from '../helpers/needs.js'
 
@@ -224,4 +225,38 @@ t.test("an endless line on ssh's stderr passes through whole and is read in part
   t.equal(r.stderr.toString(), 'x'.repeat(10000) + ' end\n', 'all of it on our stderr')
   t.equal(r.lines.length, 1)
   t.ok(r.lines[0]!.length <= 4096 + 1024 && r.lines[0]!.endsWith(' end'), 'its tail, bounded, for recognising')
+})
+
+t.test('passThrough, chunk by chunk: a line longer than 4096 bytes split across chunks is bounded while it waits for its end', async t => {
+  const from = new PassThrough()
+  const lines: string[] = []
+  const written: Buffer[] = []
+  const done = passThrough(from, l => lines.push(l), c => void written.push(c))
+  const tick = () => new Promise(r => setImmediate(r))
+  // each write is one 'data' chunk: the first leaves 5000 bytes of one line waiting, more than is kept
+  from.write('a\n' + 'x'.repeat(5000))
+  await tick()
+  t.same(lines, ['a'])
+  from.write('y'.repeat(3000))
+  await tick()
+  // its end, and a short start of the next line, which is kept whole
+  from.write(' end\nlast')
+  await tick()
+  t.equal(lines.length, 2)
+  // compared as a summary: a diff of 4096 bytes says nothing
+  const tail = lines[1]!
+  t.same([tail.length, tail.indexOf('y'), tail.endsWith('y'.repeat(3000) + ' end')], [4096, 4096 - 3004, true], "the line's last 4096 bytes, its end with them")
+  from.end()
+  await done
+  t.same(lines.slice(2), ['last'], 'an unended last line, told at the close')
+  t.equal(Buffer.concat(written).toString(), 'a\n' + 'x'.repeat(5000) + 'y'.repeat(3000) + ' end\nlast', 'every byte passed on')
+})
+
+t.test('passThrough: nothing waiting at the close, no empty line', async t => {
+  const from = new PassThrough()
+  const lines: string[] = []
+  const done = passThrough(from, l => lines.push(l), () => {})
+  from.end('one\n')
+  await done
+  t.same(lines, ['one'])
 })

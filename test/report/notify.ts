@@ -236,7 +236,7 @@ t.test('the sender dies with autossh, even of SIGKILL, even while it waits on a 
     ['SIGKILL', stuck.socket, 30],
   ] as const) {
     const script = `
-      import { createNotifier } from ${JSON.stringify(join(HERE, '../../src/report/notify.ts'))}
+      import { createNotifier } from ${JSON.stringify(join(HERE, '../src/report/notify.ts'))}
       const n = createNotifier(process.env)
       for (let i = 0; i < ${count}; i++) n.send({ STATUS: String(i) })
       const wait = () => (n.pid ? console.log(n.pid) : setTimeout(wait, 10))

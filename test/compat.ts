@@ -28,6 +28,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import net from 'node:net'
 import { alive, CLI, FORWARD, sleep, waitFor } from './helpers/autossh.js'
+import { needs, path as where, which } from './helpers/needs.js'
 import { tied } from './helpers/tied.js'
 import { IN_NAMESPACE, RECEIVER } from './helpers/devlog.js'
 import { freePortPair } from './world/index.js'
@@ -35,13 +36,12 @@ import { freePortPair } from './world/index.js'
 const AUTOSSH_14G = '/usr/lib/autossh/autossh'
 /** Debian's wrapper: picks a port when neither -M nor AUTOSSH_PORT is given, then runs 1.4g */
 const WRAPPER = '/usr/bin/autossh'
-const skip = existsSync(AUTOSSH_14G)
-  ? false
-  : `${AUTOSSH_14G} is missing (apt-get install autossh): no differential test against autossh 1.4g`
+/** 1.4g itself; python3 for the stand-in forwards, perl for the syslog receivers */
+const skip = needs(AUTOSSH_14G, 'python3', 'perl')
 
 /** can 1.4g be given a /dev/log of ours? */
-const namespace = !skip && spawnSync('unshare', ['-m', 'true'], { stdio: 'ignore', timeout: 5000 }).status === 0
-const noSyslog = namespace ? false : 'no mount namespace (unshare -m) for a /dev/log of our own'
+const namespace = !skip && which('unshare') !== undefined && spawnSync(where('unshare'), ['-m', 'true'], { stdio: 'ignore', timeout: 5000 }).status === 0
+const noSyslog = needs('unshare') || (namespace ? false : 'no mount namespace (unshare -m) for a /dev/log of our own')
 
 /** a run is SIGKILLed after this long (the longest, a silent cut, takes 5 s to 8 s) */
 const RUN_LIMIT_MS = 20000
@@ -232,12 +232,12 @@ const runOne = async (
     }
     let command: string[]
     if (which === 'ours') {
-      const [perl, ...argv] = tied(['perl', '-e', RECEIVER, join(f.dir, 'log.sock'), f.syslog])
+      const [perl, ...argv] = tied([where('perl'), '-e', RECEIVER, join(f.dir, 'log.sock'), f.syslog])
       receiver = spawn(perl!, argv, { stdio: 'ignore' })
       await waitFor(() => existsSync(`${f.syslog}.ready`), 5000, 'the syslog receiver')
       command = [process.execPath, CLI, ...args]
     } else if (namespace) {
-      command = ['unshare', '-m', 'sh', '-c', IN_NAMESPACE, 'sh', f.syslog, theirProgram, ...args]
+      command = [where('unshare'), '-m', 'sh', '-c', IN_NAMESPACE, 'sh', f.syslog, theirProgram, ...args]
       merged.RECEIVER = RECEIVER
     } else command = [theirProgram, ...args]
     // detached: a session of its own, as 1.4g's is in the namespace; tied: it dies with the test

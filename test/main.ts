@@ -6,12 +6,15 @@ import net from 'node:net'
 import { spawnSync } from 'node:child_process'
 import { alive, Fake, runAutossh, start, waitFor } from './helpers/autossh.js'
 import { IN_NAMESPACE, RECEIVER } from './helpers/devlog.js'
+import { needs, path as where } from './helpers/needs.js'
 import { main } from '../src/main.js'
 import { listen } from '../src/monitor/listen.js'
 import { freePortPair } from './world/index.js'
 
 /** can a mount namespace with a /dev of our own be had (root)? */
-const devLog = spawnSync('unshare', ['-m', 'true'], { stdio: 'ignore', timeout: 5000 }).status === 0 ? false : 'no mount namespace (unshare -m) for a /dev/log of our own'
+const devLog =
+  needs('unshare', 'perl') ||
+  (spawnSync(where('unshare'), ['-m', 'true'], { stdio: 'ignore', timeout: 5000 }).status === 0 ? false : 'no mount namespace (unshare -m) for a /dev/log of our own')
 
 /** exactly one line on stderr: autossh's message, as a fatal line or a stderr log line */
 const oneLine = (message: string) =>
@@ -239,7 +242,7 @@ t.test('with AUTOSSH_SYSLOG_SOCKET unset the system log is /dev/log', { skip: de
   const f = fake(t, ['0'])
   const out = join(f.dir, 'syslog')
   const r = start(['-M', '0', 'h'], { ...f.env({ AUTOSSH_GATETIME: '0' }), AUTOSSH_LOGFILE: undefined, AUTOSSH_SYSLOG_SOCKET: undefined, RECEIVER }, undefined, [
-    'unshare', '-m', 'sh', '-c', IN_NAMESPACE, 'sh', out,
+    where('unshare'), '-m', 'sh', '-c', IN_NAMESPACE, 'sh', out,
   ])
   t.equal(await r.done, 0, r.stderr())
   const said = existsSync(out) ? readFileSync(out, 'utf8').split('\0').filter(Boolean) : []
@@ -261,13 +264,13 @@ const probed = async (t: Test, env: Record<string, string>, probes: number) => {
   return { lines: f.read('lines').split('\n').filter(Boolean), accepts: f.read('accepts').split('\n').filter(Boolean).length, messages: f.messages() }
 }
 
-t.test('AUTOSSH_MESSAGE rides at the end of every test line', async t => {
+t.test('AUTOSSH_MESSAGE rides at the end of every test line', { skip: needs('python3') }, async t => {
   const { lines } = await probed(t, { AUTOSSH_MESSAGE: 'hello there' }, 2)
   t.ok(lines.length >= 2)
   for (const l of lines) t.match(l, /^\S+ autossh \d+ \d+ hello there\r$/)
 })
 
-t.test('AUTOSSH_PROBE_CONNECTION: kept, one test connection for all probes; per-probe, one for each', async t => {
+t.test('AUTOSSH_PROBE_CONNECTION: kept, one test connection for all probes; per-probe, one for each', { skip: needs('python3') }, async t => {
   const kept = await probed(t, {}, 3)
   t.equal(kept.accepts, 1, 'keep (the default)')
   t.equal((await probed(t, { AUTOSSH_PROBE_CONNECTION: 'keep' }, 3)).accepts, 1, 'keep')

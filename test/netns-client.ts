@@ -6,7 +6,8 @@ import t from 'tap'
 import { execFileSync } from 'node:child_process'
 import { existsSync, readdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { freePort, makeWorld, netnsAvailable, talk } from './world/index.js'
+import { path as where } from './helpers/needs.js'
+import { freePort, makeWorld, netnsSkip, talk, worldSkip } from './world/index.js'
 import { netnsOf, startInNetns } from './world/netns-client.js'
 
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms))
@@ -15,13 +16,13 @@ const until = async (f: () => Promise<boolean> | boolean, ms: number) => {
   return f()
 }
 
-t.test('ssh in a namespace of its own, through the bridge, while its network changes', { skip: netnsAvailable() ? false : 'needs network namespaces (root)' }, async t => {
+t.test('ssh in a namespace of its own, through the bridge, while its network changes', { skip: worldSkip() || netnsSkip() }, async t => {
   const w = await makeWorld()
   t.teardown(() => w.close())
   const userPort = await freePort()
   const sockets = () => readdirSync(tmpdir()).filter(f => f.startsWith('ans-'))
   const before = sockets()
-  const c = await startInNetns(['/usr/bin/ssh', ...w.sshOptions, '-N', '-L', `${userPort}:127.0.0.1:${w.targetPort}`, w.host], {}, { reach: [w.link.port], expose: [userPort] })
+  const c = await startInNetns([where('ssh'), ...w.sshOptions, '-N', '-L', `${userPort}:127.0.0.1:${w.targetPort}`, w.host], {}, { reach: [w.link.port], expose: [userPort] })
   let closed = false
   t.teardown(() => (closed ? undefined : c.close()))
 

@@ -44,12 +44,13 @@ const MAX_LINE = 4096
 
 /**
  * ssh's stderr goes on to ours unchanged, byte for byte, as it is written;
- * each line is also handed to onLine. Resolves at its end.
+ * each line is also handed to onLine. Resolves at its end. (Exported, with
+ * `write`, for a test that hands it chunks of its choosing.)
  */
-const passThrough = (from: Readable, onLine: (line: string) => void): Promise<void> => {
+export const passThrough = (from: Readable, onLine: (line: string) => void, write = writeRaw): Promise<void> => {
   let buf = ''
   from.on('data', (chunk: Buffer) => {
-    writeRaw(chunk)
+    write(chunk)
     buf += chunk.toString('latin1')
     let nl: number
     while ((nl = buf.indexOf('\n')) >= 0) {

@@ -3,10 +3,10 @@
 // not run then. Started through setpriv with a parent-death signal, a child
 // gets SIGKILL when the test process goes, even on SIGKILL. (The signal
 // holds across exec, not across fork: what the child starts, it must tie.)
-import { existsSync } from 'node:fs'
-
-const SETPRIV = '/usr/bin/setpriv'
+import { which } from './needs.js'
 
 /** the argv that runs argv tied to this process */
-export const tied = (argv: readonly string[]): string[] =>
-  existsSync(SETPRIV) ? [SETPRIV, '--pdeathsig', 'KILL', '--', ...argv] : [...argv]
+export const tied = (argv: readonly string[]): string[] => {
+  const setpriv = which('setpriv')
+  return setpriv ? [setpriv, '--pdeathsig', 'KILL', '--', ...argv] : [...argv]
+}

@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { freePort, freePortPair, talk, type World } from '../world/index.js'
 import { start, waitFor, type Running } from './autossh.js'
+import { path as where } from './needs.js'
 
 export interface Tunnel {
   autossh: Running
@@ -23,7 +24,7 @@ export const startTunnel = async (
   mode: 'pair' | 'echo',
   env: Record<string, string> = {},
   /** the ssh program and its options to reach the world: OpenSSH's by default */
-  ssh: { path: string; options: string[] } = { path: '/usr/bin/ssh', options: w.sshOptions },
+  ssh: { path: string; options: string[] } = { path: where('ssh'), options: w.sshOptions },
 ): Promise<Tunnel> => {
   const port = mode === 'pair' ? await freePortPair() : await freePort()
   const userPort = await freePort()

@@ -6,6 +6,7 @@ import { message, receiver, shortDir } from '../helpers/syslog.js'
 import { LOG_DEBUG, LOG_ERR, LOG_INFO } from '../../src/log/levels.js'
 import { CLOSE_MS, Logger } from '../../src/log/logger.js'
 import type { Target } from '../../src/log/targets.js'
+import { needs } from '../helpers/needs.js'
 
 /** a target that keeps what it is given, and what is done to it */
 const recorder = () => {
@@ -47,7 +48,7 @@ t.test('a new target closes the old, with the deadline; close waits for the last
   t.pass('a target with nothing to wait for')
 })
 
-t.test('a fatal error with control characters: escaped in the log and on stderr', async t => {
+t.test('a fatal error with control characters: escaped in the log and on stderr', { skip: needs('python3', 'logger') }, async t => {
   const sock = join(shortDir(t), 's')
   const r = await receiver(t, sock)
   const run = await runAutossh(['-M', '0', 'h'], { AUTOSSH_SYSLOG_SOCKET: sock, AUTOSSH_POLL: 'x\r\nautossh[1]: y' })
@@ -80,7 +81,7 @@ while True:
         c.sendall(b'x\\r2031/01/01 00:00:00 autossh[1]: ssh exited prematurely with status 0; autossh exiting\\x1b[A\\n')
 `
 
-t.test('what the far side of the monitor port answers cannot write lines of its own into the log', async t => {
+t.test('what the far side of the monitor port answers cannot write lines of its own into the log', { skip: needs('python3') }, async t => {
   const dir = shortDir(t)
   const ssh = join(dir, 'ssh')
   writeFileSync(

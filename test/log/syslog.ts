@@ -6,9 +6,9 @@ import { alive, Fake, runAutossh, sleep, start, waitFor } from '../helpers/autos
 import { children, loggerOf, message, receiver, shortDir, wchan } from '../helpers/syslog.js'
 import { LOG_INFO } from '../../src/log/levels.js'
 import { syslogAvailable, syslogTarget } from '../../src/log/syslog.js'
-import { SETPRIV } from '../../src/ssh/child.js'
+import { needs } from '../helpers/needs.js'
 
-t.test('without AUTOSSH_LOGFILE, messages go to syslog: facility user, tag autossh[pid], their level', async t => {
+t.test('without AUTOSSH_LOGFILE, messages go to syslog: facility user, tag autossh[pid], their level', { skip: needs('python3', 'logger') }, async t => {
   const f = new Fake(['0'])
   t.teardown(() => f.cleanup())
   const sock = join(shortDir(t), 's')
@@ -26,7 +26,7 @@ t.test('without AUTOSSH_LOGFILE, messages go to syslog: facility user, tag autos
   t.ok(r.lines().every(l => /autossh\[\d+\]: /.test(l)))
 })
 
-t.test('AUTOSSH_DEBUG: debug level, and every line on stderr too', async t => {
+t.test('AUTOSSH_DEBUG: debug level, and every line on stderr too', { skip: needs('python3', 'logger') }, async t => {
   const f = new Fake(['0'])
   t.teardown(() => f.cleanup())
   const sock = join(shortDir(t), 's')
@@ -37,7 +37,7 @@ t.test('AUTOSSH_DEBUG: debug level, and every line on stderr too', async t => {
   t.match(run.stderr, /^autossh\[\d+\]: checking for grace period, tries = 0$/m)
 })
 
-t.test('a fatal error reaches stderr as well as syslog', async t => {
+t.test('a fatal error reaches stderr as well as syslog', { skip: needs('python3', 'logger') }, async t => {
   const sock = join(shortDir(t), 's')
   const r = await receiver(t, sock)
   const run = await runAutossh(['-M', '0', 'h'], { AUTOSSH_SYSLOG_SOCKET: sock, AUTOSSH_POLL: 'x' })
@@ -69,7 +69,7 @@ const sleeper = (t: Test, sock: string) => {
 
 const RESTART = ['14 signalled to kill and restart ssh', /^14 starting ssh \(count \d+\)$/, /^14 ssh child pid is \d+$/]
 
-t.test('a system log that comes up after autossh is used from then on, and one that goes leaves lines on stderr', async t => {
+t.test('a system log that comes up after autossh is used from then on, and one that goes leaves lines on stderr', { skip: needs('python3', 'logger') }, async t => {
   const sock = join(shortDir(t), 's')
   const { a, f, restart } = sleeper(t, sock)
   await waitFor(() => f.runs().length, 5000, 'ssh')
@@ -89,7 +89,7 @@ t.test('a system log that comes up after autossh is used from then on, and one t
   t.equal(await a.done, 1)
 })
 
-t.test('a logger that dies is replaced, and no line after its death is lost', async t => {
+t.test('a logger that dies is replaced, and no line after its death is lost', { skip: needs('python3', 'logger') }, async t => {
   const sock = join(shortDir(t), 's')
   const r = await receiver(t, sock)
   const { a, restart } = sleeper(t, sock)
@@ -134,7 +134,7 @@ const stuck = async (t: Test) => {
   return { a, r, logger }
 }
 
-t.test('after SIGTERM, a logger stuck on a system log that has stopped reading is not left behind', async t => {
+t.test('after SIGTERM, a logger stuck on a system log that has stopped reading is not left behind', { skip: needs('python3', 'logger') }, async t => {
   const { a, r, logger } = await stuck(t)
   const ours = children(a.child.pid!)
   t.ok(ours.some(c => c.pid === logger.pid))
@@ -145,7 +145,7 @@ t.test('after SIGTERM, a logger stuck on a system log that has stopped reading i
 })
 
 // stuck, so that it does not just read the end of its input and leave
-t.test('a logger dies with autossh even on SIGKILL (setpriv --pdeathsig)', { skip: !existsSync(SETPRIV) && 'no setpriv' }, async t => {
+t.test('a logger dies with autossh even on SIGKILL (setpriv --pdeathsig)', { skip: needs('python3', 'logger', 'setpriv') }, async t => {
   const { a, logger } = await stuck(t)
   a.child.kill('SIGKILL')
   await a.done
@@ -154,7 +154,7 @@ t.test('a logger dies with autossh even on SIGKILL (setpriv --pdeathsig)', { ski
 
 // The target alone, in this process, with its limits made small.
 
-t.test('a dead logger is replaced at most once a restartMs; close() sends what waited', async t => {
+t.test('a dead logger is replaced at most once a restartMs; close() sends what waited', { skip: needs('python3', 'logger') }, async t => {
   const sock = join(shortDir(t), 's')
   const r = await receiver(t, sock)
   const log = syslogTarget(sock, { tie: false, restartMs: 60_000 })
@@ -176,7 +176,7 @@ t.test('a dead logger is replaced at most once a restartMs; close() sends what w
   t.equal(r.lines().length, 2)
 })
 
-t.test('the line that finds the logger dead goes to the next one', async t => {
+t.test('the line that finds the logger dead goes to the next one', { skip: needs('python3', 'logger') }, async t => {
   const sock = join(shortDir(t), 's')
   const r = await receiver(t, sock)
   const log = syslogTarget(sock, { tie: false, restartMs: 0 })
@@ -198,7 +198,7 @@ t.test('the line that finds the logger dead goes to the next one', async t => {
   t.same(r.lines().map(message), ['14 one', '14 two', '14 three'])
 })
 
-t.test('lines wait for the next logger while the socket is gone, and go to it in order', async t => {
+t.test('lines wait for the next logger while the socket is gone, and go to it in order', { skip: needs('python3', 'logger') }, async t => {
   const sock = join(shortDir(t), 's')
   let r = await receiver(t, sock)
   const log = syslogTarget(sock, { tie: false, restartMs: 1500 })
@@ -228,7 +228,7 @@ t.test('lines wait for the next logger while the socket is gone, and go to it in
   t.same(r.lines().map(message), ['14 two', '14 three', '14 four'])
 })
 
-t.test('a system log that stops reading: bounded memory, the newest lines kept, the loss counted', async t => {
+t.test('a system log that stops reading: bounded memory, the newest lines kept, the loss counted', { skip: needs('python3', 'logger') }, async t => {
   const sock = join(shortDir(t), 's')
   const r = await receiver(t, sock, true)
   const log = syslogTarget(sock, { tie: false, queueMax: 5 })
@@ -250,7 +250,7 @@ t.test('a system log that stops reading: bounded memory, the newest lines kept, 
   )
 })
 
-t.test('closed() kills a logger still stuck at its deadline', async t => {
+t.test('closed() kills a logger still stuck at its deadline', { skip: needs('python3', 'logger') }, async t => {
   const sock = join(shortDir(t), 's')
   await receiver(t, sock, true)
   const log = syslogTarget(sock, { tie: false })
@@ -264,7 +264,7 @@ t.test('closed() kills a logger still stuck at its deadline', async t => {
   t.pass('and once it is gone, closed() resolves at once')
 })
 
-t.test('a logger that cannot be started: what waited for it at close goes where lines go without a system log', async t => {
+t.test('a logger that cannot be started: what waited for it at close goes where lines go without a system log', { skip: needs('python3', 'logger') }, async t => {
   const sock = join(shortDir(t), 's')
   const r = await receiver(t, sock)
   const elsewhere: string[] = []
@@ -281,7 +281,7 @@ t.test('a logger that cannot be started: what waited for it at close goes where 
   t.same(elsewhere, ['no system log', 'waited for a logger'])
 })
 
-t.test('a line that finds the logger dead while closing goes where lines go without a system log', async t => {
+t.test('a line that finds the logger dead while closing goes where lines go without a system log', { skip: needs('python3', 'logger') }, async t => {
   const sock = join(shortDir(t), 's')
   await receiver(t, sock)
   const elsewhere: string[] = []

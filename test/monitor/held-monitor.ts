@@ -9,9 +9,10 @@ import t from 'tap'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { sleep, start, waitFor } from '../helpers/autossh.js'
-import { freePort, freePortPair, makeWorld, netnsAvailable, talk } from '../world/index.js'
+import { freePort, freePortPair, makeWorld, talk, worldSkip } from '../world/index.js'
 
-const skip = netnsAvailable() ? false : 'port-pair mode needs a network namespace for the remote (run as root)'
+// port-pair mode: the remote in a network namespace of its own
+const skip = worldSkip({ netns: true })
 
 for (const exitOnFailure of ['no', 'yes']) {
   t.test(`pair mode, ExitOnForwardFailure=${exitOnFailure}: the monitor port held for good, the user's forward kept`, { skip, timeout: 120000 }, async t => {

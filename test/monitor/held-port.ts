@@ -11,7 +11,8 @@ import { execFile } from 'node:child_process'
 import type net from 'node:net'
 import { join } from 'node:path'
 import { start, waitFor } from '../helpers/autossh.js'
-import { freePort, freePortPair, makeWorld, netnsAvailable, talk, type World } from '../world/index.js'
+import { path as where } from '../helpers/needs.js'
+import { freePort, freePortPair, makeWorld, talk, worldSkip, type World } from '../world/index.js'
 import { startTarget } from '../world/services.js'
 
 /** the server lets a silent client go after about 2 × 2 s */
@@ -22,7 +23,7 @@ const remoteTalk = (w: World, port: number, line: string): Promise<string | null
   if (w.remotePid === undefined) return talk(port, line, 2000)
   const code = `const s=require('net').connect(${port},'127.0.0.1');let b='';s.setEncoding('utf8');s.on('connect',()=>s.write(${JSON.stringify(line + '\n')}));s.on('data',d=>{b+=d;if(b.includes('\\n')){process.stdout.write(b.split('\\n')[0]);process.exit(0)}});s.on('error',()=>process.exit(1));setTimeout(()=>process.exit(1),2000)`
   return new Promise(resolve =>
-    execFile('nsenter', ['-t', String(w.remotePid), '-n', process.execPath, '-e', code], { timeout: 5000 }, (err, out) => resolve(err ? null : out)),
+    execFile(where('nsenter'), ['-t', String(w.remotePid), '-n', process.execPath, '-e', code], { timeout: 5000 }, (err, out) => resolve(err ? null : out)),
   )
 }
 
@@ -32,7 +33,7 @@ const cases = [
 ]
 
 for (const c of cases) {
-  const skip = c.netns && !netnsAvailable() ? 'port-pair mode needs a network namespace for the remote (run as root)' : false
+  const skip = worldSkip({ netns: c.netns })
   t.test(`${c.name}: a -R forward held by the old session comes back soon after the server frees it`, { skip, timeout: 120000 }, async t => {
     const w = await makeWorld({ netns: c.netns, sshd: SSHD })
     t.teardown(() => w.close())

@@ -9,7 +9,7 @@ import { hostPort, isMonitorHost } from '../../src/monitor/host.js'
 import { listen } from '../../src/monitor/listen.js'
 import { Fake, runAutossh, start, waitFor } from '../helpers/autossh.js'
 import { count, startTunnel } from '../helpers/tunnel.js'
-import { freePortPair, makeWorld, netnsAvailable } from '../world/index.js'
+import { freePortPair, makeWorld, worldSkip } from '../world/index.js'
 
 t.test('host:port, IPv6 in brackets', async t => {
   t.equal(hostPort('127.0.0.1', 5), '127.0.0.1:5')
@@ -105,7 +105,7 @@ const ways: { name: string; env: Record<string, string>; opts: string[]; config?
 ]
 for (const { mode, netns } of modes) {
   for (const way of ways) {
-    const skip = netns && !netnsAvailable() ? 'port-pair mode needs a network namespace for the remote (run as root)' : false
+    const skip = worldSkip({ netns })
     t.test(`${mode} mode, ${way.name}: the tunnel comes up over IPv6 loopback and its probes pass`, { skip }, async t => {
       const w = await makeWorld({ netns, ipv6: true })
       t.teardown(() => w.close())

@@ -7,10 +7,10 @@ import t from 'tap'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { CLI, sleep, waitFor } from '../helpers/autossh.js'
-import { freePort, makeWorld, netnsAvailable, talk } from '../world/index.js'
+import { freePort, makeWorld, netnsSkip, talk, worldSkip } from '../world/index.js'
 import { startInNetns } from '../world/netns-client.js'
 
-const skip = netnsAvailable() ? false : 'needs network namespaces (root)'
+const skip = worldSkip() || netnsSkip()
 
 for (const watch of ['on', 'off']) {
   t.test(`AUTOSSH_NETWATCH=${watch}: the network changes while the path moves`, { skip, timeout: 120000 }, async t => {

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chooseMonitorPort, FALLBACK_PORT, localPorts, NO_FREE_PORT, PICK_TRIES, pickPort, usedPorts } from '../../src/monitor/port-pick.js'
 import { CLI, runAutossh } from '../helpers/autossh.js'
+import { needs, path as where, which } from '../helpers/needs.js'
 
 /** a random source that says these, then 0 for ever */
 const says = (...values: number[]) => () => values.shift() ?? 0
@@ -112,18 +113,18 @@ if sys.argv[1] == "fallback-too":
     held.append(s)
 sys.exit(subprocess.run(sys.argv[2:]).returncode)
 `
-const netns = spawnSync('unshare', ['-n', 'true'], { stdio: 'ignore', timeout: 5000 }).status === 0
+const netns = which('unshare') !== undefined && spawnSync(where('unshare'), ['-n', 'true'], { stdio: 'ignore', timeout: 5000 }).status === 0
 const hardFiles = /^Max open files +\S+ +(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1]
-const hold = !netns
+const hold = needs('unshare', 'python3') || (!netns
   ? 'no network namespace (unshare -n)'
   : hardFiles !== 'unlimited' && Number(hardFiles) < 16500
     ? `the open files limit (${hardFiles}) is too low to hold every other port`
-    : false
+    : false)
 
 t.test('every pair busy: the fallback, then "unable to find a suitable tunnel port"', { skip: hold }, async t => {
   const s = standIn(t)
   const inNs = (hold: string) => {
-    const r = spawnSync('unshare', ['-n', 'python3', '-c', HOLD, hold, process.execPath, CLI, '-N', 'host'], {
+    const r = spawnSync(where('unshare'), ['-n', where('python3'), '-c', HOLD, hold, process.execPath, CLI, '-N', 'host'], {
       env: { PATH: process.env.PATH, AUTOSSH_PATH: s.ssh, AUTOSSH_GATETIME: '0', AUTOSSH_SYSLOG_SOCKET: '/nonexistent/log' },
       encoding: 'utf8',
       timeout: 60000,
@@ -169,7 +170,7 @@ sys.exit(code)
 
 t.test('a picked port taken between the look and the bind: picked again, a few times, then the bind error', { skip: hold }, async t => {
   const s = standIn(t)
-  const r = spawnSync('unshare', ['-n', 'python3', '-c', BIND_ONLY, process.execPath, CLI, '-N', 'host'], {
+  const r = spawnSync(where('unshare'), ['-n', where('python3'), '-c', BIND_ONLY, process.execPath, CLI, '-N', 'host'], {
     env: { PATH: process.env.PATH, AUTOSSH_PATH: s.ssh, AUTOSSH_GATETIME: '0', AUTOSSH_SYSLOG_SOCKET: '/nonexistent/log', AUTOSSH_DEBUG: '1' },
     encoding: 'utf8',
     timeout: 60000,

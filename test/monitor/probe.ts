@@ -3,7 +3,7 @@ import t from 'tap'
 import net from 'node:net'
 import { alive, waitFor } from '../helpers/autossh.js'
 import { count, startTunnel } from '../helpers/tunnel.js'
-import { makeWorld, netnsAvailable } from '../world/index.js'
+import { makeWorld, worldSkip } from '../world/index.js'
 
 const modes = [
   { mode: 'echo' as const, netns: false },
@@ -11,7 +11,7 @@ const modes = [
 ]
 
 for (const { mode, netns } of modes) {
-  const skip = netns && !netnsAvailable() ? 'port-pair mode needs a network namespace for the remote (run as root)' : false
+  const skip = worldSkip({ netns })
   t.test(`${mode} mode: a silent cut is caught, ssh restarted, the forward works again`, { skip }, async t => {
     const w = await makeWorld({ netns })
     t.teardown(() => w.close())
@@ -52,7 +52,7 @@ for (const { mode, netns } of modes) {
   })
 }
 
-t.test('per-probe connections, as autossh 1.4g makes them, pass too', async t => {
+t.test('per-probe connections, as autossh 1.4g makes them, pass too', { skip: worldSkip() }, async t => {
   const w = await makeWorld({ netns: false })
   t.teardown(() => w.close())
   const tun = await startTunnel(w, 'echo', { AUTOSSH_PROBE_CONNECTION: 'per-probe', AUTOSSH_POLL: '1', AUTOSSH_FIRST_POLL: '2' })
@@ -62,7 +62,7 @@ t.test('per-probe connections, as autossh 1.4g makes them, pass too', async t =>
   t.equal(tun.sshPids().length, 1)
 })
 
-t.test('ssh killed from outside is restarted and the forward comes back', async t => {
+t.test('ssh killed from outside is restarted and the forward comes back', { skip: worldSkip() }, async t => {
   const w = await makeWorld({ netns: false })
   t.teardown(() => w.close())
   const tun = await startTunnel(w, 'echo')
@@ -74,7 +74,7 @@ t.test('ssh killed from outside is restarted and the forward comes back', async 
   t.ok(await tun.forwardWorks())
 })
 
-t.test('early probes find the tunnel up long before the first poll, and say nothing else at info level', async t => {
+t.test('early probes find the tunnel up long before the first poll, and say nothing else at info level', { skip: worldSkip() }, async t => {
   const w = await makeWorld({ netns: false })
   t.teardown(() => w.close())
   const tun = await startTunnel(w, 'echo', { AUTOSSH_LOGLEVEL: '6', AUTOSSH_POLL: '60', AUTOSSH_FIRST_POLL: '30' })

@@ -5,7 +5,7 @@
 import t from 'tap'
 import { sleep, waitFor } from '../helpers/autossh.js'
 import { count, startTunnel, type Tunnel } from '../helpers/tunnel.js'
-import { makeWorld, netnsAvailable, type World } from '../world/index.js'
+import { makeWorld, worldSkip, type World } from '../world/index.js'
 
 const RUN_MS = 20000
 const env = { AUTOSSH_POLL: '10', AUTOSSH_FIRST_POLL: '10' }
@@ -38,7 +38,7 @@ const cases = [
 ]
 
 for (const c of cases) {
-  const skip = c.netns && !netnsAvailable() ? 'port-pair mode needs a network namespace for the remote (run as root)' : false
+  const skip = worldSkip({ netns: c.netns })
   t.test(`${c.mode} mode, ${c.name}: no restarts, the forward keeps working`, { skip, timeout: 120000 }, async t => {
     const w = await makeWorld({ netns: c.netns })
     t.teardown(() => w.close())

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { CLOSE_MS, createNotifier, MAX_PENDING, RESTART_MS, watchdogMs, type Notifier } from '../../src/report/notify.js'
 import { alive, sleep, waitFor } from '../helpers/autossh.js'
 import { children, notifyReceiver, type Receiver } from '../helpers/notify-receiver.js'
+import { needs } from '../helpers/needs.js'
 
 const receiver = async (t: Test, abstract = false): Promise<Receiver> => {
   const r = await notifyReceiver({ abstract })
@@ -50,7 +51,7 @@ t.test('a socket we cannot use, or no perl: said once, no notifier', async t => 
   t.same(said, ['cannot notify systemd at "vsock:2:1234": not a unix socket', 'cannot notify systemd: /nonexistent/perl: No such file or directory'])
 })
 
-t.test('datagrams arrive whole and in order, from the sender child', async t => {
+t.test('datagrams arrive whole and in order, from the sender child', { skip: needs('python3', 'perl') }, async t => {
   const r = await receiver(t)
   const n = notifier(t, { NOTIFY_SOCKET: r.socket })
   n.send({ READY: '1', STATUS: 'up 0s' })
@@ -74,7 +75,7 @@ t.test('datagrams arrive whole and in order, from the sender child', async t => 
   t.equal(r.messages().length, 3, 'nothing after close')
 })
 
-t.test('without setpriv: the sender is perl itself, and works the same', async t => {
+t.test('without setpriv: the sender is perl itself, and works the same', { skip: needs('python3', 'perl') }, async t => {
   const r = await receiver(t)
   const n = createNotifier({ NOTIFY_SOCKET: r.socket }, { tie: false })!
   t.teardown(() => n.close())
@@ -83,7 +84,7 @@ t.test('without setpriv: the sender is perl itself, and works the same', async t
   t.same(datagrams(r), ['READY=1'])
 })
 
-t.test('an abstract socket name (@…)', async t => {
+t.test('an abstract socket name (@…)', { skip: needs('python3', 'perl') }, async t => {
   const r = await receiver(t, true)
   t.match(r.socket, /^@/)
   const n = notifier(t, { NOTIFY_SOCKET: r.socket })
@@ -92,7 +93,7 @@ t.test('an abstract socket name (@…)', async t => {
   t.same(datagrams(r), ['READY=1'])
 })
 
-t.test('a killed sender is replaced, no sooner than a second after it started, and nothing is lost', async t => {
+t.test('a killed sender is replaced, no sooner than a second after it started, and nothing is lost', { skip: needs('python3', 'perl') }, async t => {
   const r = await receiver(t)
   const n = notifier(t, { NOTIFY_SOCKET: r.socket })
   n.send({ STATUS: 'one' })
@@ -142,7 +143,7 @@ const secondWrites = (t: Test) => {
 }
 const statuses = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => `STATUS=${from + i}\0`).join('')
 
-t.test('what a dead sender left unanswered goes to the next, the newest MAX_PENDING of it', async t => {
+t.test('what a dead sender left unanswered goes to the next, the newest MAX_PENDING of it', { skip: needs('perl') }, async t => {
   const s = secondWrites(t)
   const n = notifier(t, { NOTIFY_SOCKET: '/nonexistent/s' }, s.file)
   // written to the first sender before its death is noticed
@@ -151,7 +152,7 @@ t.test('what a dead sender left unanswered goes to the next, the newest MAX_PEND
   t.equal(s.got(), statuses(100 - MAX_PENDING, 100))
 })
 
-t.test('what waits for the next sender is bounded: the newest are kept', async t => {
+t.test('what waits for the next sender is bounded: the newest are kept', { skip: needs('perl') }, async t => {
   const s = secondWrites(t)
   const n = notifier(t, { NOTIFY_SOCKET: '/nonexistent/s' }, s.file)
   n.send({ STATUS: 'first' })
@@ -171,7 +172,7 @@ t.test('a sender that does not answer is written no more than MAX_PENDING ahead'
   t.equal(readFileSync(got, 'utf8'), statuses(0, MAX_PENDING))
 })
 
-t.test('the sender ignores a SIGTERM to the whole unit: it ends with its stdin, in time for STOPPING=1', async t => {
+t.test('the sender ignores a SIGTERM to the whole unit: it ends with its stdin, in time for STOPPING=1', { skip: needs('python3', 'perl') }, async t => {
   const r = await receiver(t)
   const n = notifier(t, { NOTIFY_SOCKET: r.socket })
   n.send({ READY: '1' })
@@ -187,7 +188,7 @@ t.test('the sender ignores a SIGTERM to the whole unit: it ends with its stdin, 
   t.notOk(alive(pid))
 })
 
-t.test('close sends what is pending even when the sender has just died', async t => {
+t.test('close sends what is pending even when the sender has just died', { skip: needs('python3', 'perl') }, async t => {
   const r = await receiver(t)
   const n = notifier(t, { NOTIFY_SOCKET: r.socket })
   n.send({ READY: '1' })
@@ -200,7 +201,7 @@ t.test('close sends what is pending even when the sender has just died', async t
   t.same(datagrams(r), ['READY=1', 'STOPPING=1'])
 })
 
-t.test('close waits for the sender a bounded time, then kills it', async t => {
+t.test('close waits for the sender a bounded time, then kills it', { skip: needs('python3', 'perl') }, async t => {
   const s = standIn(t, 'exec sleep 100')
   const n = notifier(t, { NOTIFY_SOCKET: '/nonexistent/s' }, s.file)
   n.send({ READY: '1' })
@@ -215,7 +216,7 @@ t.test('close waits for the sender a bounded time, then kills it', async t => {
 
 const HERE = fileURLToPath(new URL('..', import.meta.url))
 
-t.test('a busy systemd loses nothing: the sender waits for room in its queue', async t => {
+t.test('a busy systemd loses nothing: the sender waits for room in its queue', { skip: needs('python3', 'perl') }, async t => {
   // the kernel queues 10 datagrams (net.unix.max_dgram_qlen) for a socket that is not read
   const r = await notifyReceiver({ delayMs: 500 })
   t.teardown(() => r.close())
@@ -225,7 +226,7 @@ t.test('a busy systemd loses nothing: the sender waits for room in its queue', a
   t.same(datagrams(r), Array.from({ length: 30 }, (_, i) => `STATUS=${i}`))
 })
 
-t.test('the sender dies with autossh, even of SIGKILL, even while it waits on a full socket', async t => {
+t.test('the sender dies with autossh, even of SIGKILL, even while it waits on a full socket', { skip: needs('python3', 'perl') }, async t => {
   const r = await receiver(t)
   const stuck = await notifyReceiver({ delayMs: 1e9 })
   t.teardown(() => stuck.close())
@@ -235,7 +236,7 @@ t.test('the sender dies with autossh, even of SIGKILL, even while it waits on a 
     ['SIGKILL', stuck.socket, 30],
   ] as const) {
     const script = `
-      import { createNotifier } from ${JSON.stringify(join(HERE, '../../src/report/notify.ts'))}
+      import { createNotifier } from ${JSON.stringify(join(HERE, '../src/report/notify.ts'))}
       const n = createNotifier(process.env)
       for (let i = 0; i < ${count}; i++) n.send({ STATUS: String(i) })
       const wait = () => (n.pid ? console.log(n.pid) : setTimeout(wait, 10))

@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { createReporter, REFRESH_MS, type Reporter, type ReporterOptions } from '../../src/report/report.js'
 import { sleep, waitFor } from '../helpers/autossh.js'
 import { children, notifyReceiver, type Receiver } from '../helpers/notify-receiver.js'
+import { needs } from '../helpers/needs.js'
 
 const T0 = Date.parse('2026-11-25T10:00:00.000Z')
 const at = (s: number) => new Date(T0 + s * 1000).toISOString()
@@ -130,7 +131,7 @@ t.test('without NOTIFY_SOCKET: no notifications, no child, nothing to tick', asy
   await r.close()
 })
 
-t.test('systemd is told: a start, a cut, a restart and a stop', async t => {
+t.test('systemd is told: a start, a cut, a restart and a stop', { skip: needs('python3', 'perl') }, async t => {
   const rx = await receiver(t)
   const c = clock()
   const r = reporter(t, { env: { NOTIFY_SOCKET: rx.socket }, now: c.now })
@@ -174,7 +175,7 @@ t.test('systemd is told: a start, a cut, a restart and a stop', async t => {
   t.equal(rx.messages().filter(m => m.fields.READY).length, 1, 'READY=1 once, at the first up')
 })
 
-t.test('tick: WATCHDOG=1 at half of WATCHDOG_USEC while healthy, and a STATUS= whose ages stay true', async t => {
+t.test('tick: WATCHDOG=1 at half of WATCHDOG_USEC while healthy, and a STATUS= whose ages stay true', { skip: needs('python3', 'perl') }, async t => {
   const rx = await receiver(t)
   const c = clock()
   const r = reporter(t, { env: { NOTIFY_SOCKET: rx.socket, WATCHDOG_USEC: '20000000' }, now: c.now })
@@ -194,7 +195,7 @@ t.test('tick: WATCHDOG=1 at half of WATCHDOG_USEC while healthy, and a STATUS= w
   t.same(rx.messages().map(m => m.data), expected, 'no WATCHDOG=1 while unhealthy, none after close')
 })
 
-t.test('tick without a watchdog (or one meant for another process): STATUS= refreshed, no WATCHDOG=1', async t => {
+t.test('tick without a watchdog (or one meant for another process): STATUS= refreshed, no WATCHDOG=1', { skip: needs('python3', 'perl') }, async t => {
   const rx = await receiver(t)
   const c = clock()
   const r = reporter(t, { env: { NOTIFY_SOCKET: rx.socket, WATCHDOG_USEC: '20000000', WATCHDOG_PID: '1' }, now: c.now })

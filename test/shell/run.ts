@@ -4,6 +4,7 @@ import { alive, Fake, sleep, start, waitFor } from '../helpers/autossh.js'
 import { Logger } from '../../src/log/logger.js'
 import type { Monitor } from '../../src/monitor/probe.js'
 import { run } from '../../src/shell/run.js'
+import { needs } from '../helpers/needs.js'
 
 const fake = (t: Test, plan: string[]) => {
   const f = new Fake(plan)
@@ -146,7 +147,7 @@ for (const [plan, name] of [
   ['swallow:5', 'ssh exits while a probe is in flight: the probe is dropped, ssh restarted'],
   ['die-on-data', 'ssh dies as a probe reaches it: the log says ssh exited, not port down'],
 ] as const) {
-  t.test(name, async t => {
+  t.test(name, { skip: needs('python3') }, async t => {
     const { freePortPair } = await import('../world/index.js')
     const port = await freePortPair()
     const f = fake(t, [plan, 'sleep'])
@@ -165,7 +166,7 @@ for (const [plan, name] of [
 // The rule that outlives any way of choosing the probe deadline: on a fast
 // link, with polls under 30 s, a silent cut is caught (ssh killed) within a
 // poll and 1.5 s. Poll 10 s, so that the net timeout (5 s) is not enough.
-t.test('poll 10 s: a silent cut right after a passed probe gets ssh killed after the next poll, within poll + 1.5 s (here + 4 s)', async t => {
+t.test('poll 10 s: a silent cut right after a passed probe gets ssh killed after the next poll, within poll + 1.5 s (here + 4 s)', { skip: needs('python3') }, async t => {
   const { freePortPair } = await import('../world/index.js')
   const port = await freePortPair()
   const f = fake(t, ['forward:1', 'sleep'])

@@ -4,8 +4,10 @@ import { spawnSync } from 'node:child_process'
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { findExecutable, SETPRIV, startSsh } from '../../src/ssh/child.js'
+import { PassThrough } from 'node:stream'
+import { findExecutable, passThrough, SETPRIV, startSsh } from '../../src/ssh/child.js'
 import { start } from '../helpers/autossh.js'
+import { needs, path as where } from '../helpers/needs.js'
 
 const scratch = (t: Test) => {
   const dir = mkdtempSync(join(tmpdir(), 'autossh-ssh-'))
@@ -113,7 +115,7 @@ t.test('an exec that fails after the lookup is an exec failure: rejected with th
 const pdeathReader = (dir: string) => {
   const path = join(dir, 'ssh')
   const out = join(dir, 'pdeathsig')
-  const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : '/usr/bin/env python3'
+  const python = where('python3')
   writeFileSync(
     path,
     `#!${python}
@@ -127,7 +129,7 @@ open(${JSON.stringify(out)}, "w").write(str(sig.value))
   return { path, pdeathsig: () => (existsSync(out) ? Number(readFileSync(out, 'utf8')) : undefined) }
 }
 
-t.test('where setpriv is there, ssh is started through it: SIGKILL is its parent-death signal; told not to, none', async t => {
+t.test('where setpriv is there, ssh is started through it: SIGKILL is its parent-death signal; told not to, none', { skip: needs('setpriv', 'python3') }, async t => {
   t.ok(existsSync(SETPRIV), `${SETPRIV} is there on this machine`)
   const tiedSsh = pdeathReader(scratch(t))
   t.same(await (await startSsh(tiedSsh.path, [])).exited, { code: 0, signal: null })
@@ -144,10 +146,10 @@ mkdir "$d/u" "$d/w" && mknod "$d/u/setpriv" c 0 0 &&
   mount -t overlay overlay -o "lowerdir=/usr/bin,upperdir=$d/u,workdir=$d/w" /usr/bin || exit 125
 exec "$@"
 `
-const noSetpriv = (() => {
+const noSetpriv = needs('unshare') || (() => {
   const dir = mkdtempSync(join(tmpdir(), 'autossh-ov-'))
   try {
-    const r = spawnSync('unshare', ['-m', 'sh', '-c', NO_SETPRIV, 'sh', dir, 'sh', '-c', `test ! -e ${SETPRIV}`], { timeout: 5000 })
+    const r = spawnSync(where('unshare'), ['-m', 'sh', '-c', NO_SETPRIV, 'sh', dir, 'sh', '-c', `test ! -e ${SETPRIV}`], { timeout: 5000 })
     return r.status === 0 ? false : 'no mount namespace with an overlay on /usr/bin (run as root)'
   } finally {
     rmSync(dir, { recursive: true, force: true })
@@ -157,18 +159,18 @@ const noSetpriv = (() => {
 const withoutSetpriv = (t: Test, env: Record<string, string>) => {
   const dir = scratch(t)
   const log = join(dir, 'log')
-  const r = start(['-M', '0', 'h'], { AUTOSSH_GATETIME: '0', AUTOSSH_LOGFILE: log, ...env }, undefined, ['unshare', '-m', 'sh', '-c', NO_SETPRIV, 'sh', dir])
+  const r = start(['-M', '0', 'h'], { AUTOSSH_GATETIME: '0', AUTOSSH_LOGFILE: log, ...env }, undefined, [where('unshare'), '-m', 'sh', '-c', NO_SETPRIV, 'sh', dir])
   return { r, messages: () => readFileSync(log, 'utf8').trim().split('\n').map(l => l.replace(/^.*? autossh\[\d+\]: /, '')) }
 }
 
-t.test('autossh where setpriv is there: ssh gets a parent-death signal', async t => {
+t.test('autossh where setpriv is there: ssh gets a parent-death signal', { skip: needs('setpriv', 'python3') }, async t => {
   const ssh = pdeathReader(scratch(t))
   const r = start(['-M', '0', 'h'], { AUTOSSH_PATH: ssh.path, AUTOSSH_GATETIME: '0' })
   t.equal(await r.done, 0)
   t.equal(ssh.pdeathsig(), 9)
 })
 
-t.test('autossh where setpriv is not there: ssh is started directly, without a parent-death signal', { skip: noSetpriv }, async t => {
+t.test('autossh where setpriv is not there: ssh is started directly, without a parent-death signal', { skip: needs('python3') || noSetpriv }, async t => {
   const ssh = pdeathReader(scratch(t))
   const { r, messages } = withoutSetpriv(t, { AUTOSSH_PATH: ssh.path })
   t.equal(await r.done, 0, r.stderr())
@@ -223,4 +225,38 @@ t.test("an endless line on ssh's stderr passes through whole and is read in part
   t.equal(r.stderr.toString(), 'x'.repeat(10000) + ' end\n', 'all of it on our stderr')
   t.equal(r.lines.length, 1)
   t.ok(r.lines[0]!.length <= 4096 + 1024 && r.lines[0]!.endsWith(' end'), 'its tail, bounded, for recognising')
+})
+
+t.test('passThrough, chunk by chunk: a line longer than 4096 bytes split across chunks is bounded while it waits for its end', async t => {
+  const from = new PassThrough()
+  const lines: string[] = []
+  const written: Buffer[] = []
+  const done = passThrough(from, l => lines.push(l), c => void written.push(c))
+  const tick = () => new Promise(r => setImmediate(r))
+  // each write is one 'data' chunk: the first leaves 5000 bytes of one line waiting, more than is kept
+  from.write('a\n' + 'x'.repeat(5000))
+  await tick()
+  t.same(lines, ['a'])
+  from.write('y'.repeat(3000))
+  await tick()
+  // its end, and a short start of the next line, which is kept whole
+  from.write(' end\nlast')
+  await tick()
+  t.equal(lines.length, 2)
+  // compared as a summary: a diff of 4096 bytes says nothing
+  const tail = lines[1]!
+  t.same([tail.length, tail.indexOf('y'), tail.endsWith('y'.repeat(3000) + ' end')], [4096, 4096 - 3004, true], "the line's last 4096 bytes, its end with them")
+  from.end()
+  await done
+  t.same(lines.slice(2), ['last'], 'an unended last line, told at the close')
+  t.equal(Buffer.concat(written).toString(), 'a\n' + 'x'.repeat(5000) + 'y'.repeat(3000) + ' end\nlast', 'every byte passed on')
+})
+
+t.test('passThrough: nothing waiting at the close, no empty line', async t => {
+  const from = new PassThrough()
+  const lines: string[] = []
+  const done = passThrough(from, l => lines.push(l), () => {})
+  from.end('one\n')
+  await done
+  t.same(lines, ['one'])
 })

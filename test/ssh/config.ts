@@ -26,7 +26,8 @@ import {
 } from '../../src/ssh/config.js'
 import { showEnd, type ForwardSpec } from '../../src/ssh/forward-spec.js'
 import { classify, splitLines, type SshSaid } from '../../src/ssh/says.js'
-import { freePort, makeWorld, own, stopProcess, talk } from '../world/index.js'
+import { freePort, makeWorld, own, stopProcess, talk, worldSkip } from '../world/index.js'
+import { needs } from '../helpers/needs.js'
 
 const CONFIG = fileURLToPath(new URL('../fixtures/ssh-config', import.meta.url))
 const FIXTURE = fileURLToPath(new URL('../fixtures/ssh-G.json', import.meta.url))
@@ -159,7 +160,7 @@ t.test("ssh -G's output, recorded", async t => {
   }
 })
 
-t.test('the installed ssh says the same', { skip: existsSync(SSH) ? false : 'no /usr/bin/ssh' }, async t => {
+t.test('the installed ssh says the same', { skip: needs('ssh') }, async t => {
   const out: Recorded = { program: spawnSync(SSH, ['-V'], { encoding: 'utf8' }).stderr.trim(), cases: {} }
   for (const [name, c] of Object.entries(CASES)) {
     const r = await readEffectiveConfig(SSH, argsOf(c), 'openssh', 5000)
@@ -280,7 +281,7 @@ const exited = (c: ReturnType<typeof spawn>, ms: number): Promise<number | null 
     })
   })
 
-t.test('on a real sshd', async t => {
+t.test('on a real sshd', { skip: worldSkip() }, async t => {
   const w = await makeWorld()
   t.teardown(() => w.close())
   const dir = t.testdir()

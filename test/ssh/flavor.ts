@@ -2,14 +2,15 @@
 // tunnel through the real dbclient that is cut, caught and recovers.
 import t, { type Test } from 'tap'
 import { spawnSync } from 'node:child_process'
-import { existsSync, symlinkSync } from 'node:fs'
+import { symlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { flavorOf, isFlavor, optionString, SSH_OPTIONS } from '../../src/ssh/flavor.js'
 import { alive, Fake, runAutossh, waitFor } from '../helpers/autossh.js'
 import { count, startTunnel } from '../helpers/tunnel.js'
-import { DBCLIENT, makeWorld, netnsAvailable } from '../world/index.js'
+import { needs, path as where } from '../helpers/needs.js'
+import { makeWorld, worldSkip } from '../world/index.js'
 
-const noDbclient = existsSync(DBCLIENT) ? false : `${DBCLIENT} is not installed (Debian package dropbear-bin)`
+const noDbclient = needs('dbclient')
 
 t.test('the tables, and the flavor by name', async t => {
   t.equal(optionString('openssh'), 'M:V1246ab:c:e:fgi:kl:m:no:p:qstvw:xyAB:CD:E:F:GI:J:KL:NO:P:Q:R:S:TW:XY', '1.4g\'s reading of OpenSSH')
@@ -22,7 +23,7 @@ t.test('the tables, and the flavor by name', async t => {
 })
 
 t.test('the dropbear table is what the installed dbclient -h lists, less -V', { skip: noDbclient }, async t => {
-  const help = spawnSync(DBCLIENT, ['-h'], { encoding: 'utf8' }).stderr
+  const help = spawnSync(where('dbclient'), ['-h'], { encoding: 'utf8' }).stderr
   const letters = new Map<string, boolean>()
   for (const line of help.split('\n')) {
     // `-p <remoteport>`, `-o option     Set…`, `-b    [bind_address]…` take an argument; `-t    Allocate…` does not
@@ -73,11 +74,11 @@ const modes = [
   { mode: 'pair' as const, netns: true },
 ]
 for (const { mode, netns } of modes) {
-  const skip = noDbclient || (netns && !netnsAvailable() ? 'port-pair mode needs a network namespace for the remote (run as root)' : false)
+  const skip = needs('dbclient', 'dropbearconvert') || worldSkip({ netns })
   t.test(`dbclient -K 30 -I 600, ${mode} mode: comes up, is cut, is caught, recovers`, { skip }, async t => {
     const w = await makeWorld({ netns })
     t.teardown(() => w.close())
-    const tun = await startTunnel(w, mode, {}, { path: DBCLIENT, options: ['-K', '30', '-I', '600', ...w.dbclientOptions] })
+    const tun = await startTunnel(w, mode, {}, { path: where('dbclient'), options: ['-K', '30', '-I', '600', ...w.dbclientOptions] })
     t.teardown(() => tun.autossh.child.kill('SIGKILL'))
 
     t.ok(await tun.forwardWorks(), 'the user\'s forward passes data')

@@ -5,13 +5,14 @@
 // RECORD_SSH_STDERR=1 writes what the installed programs say into the fixtures.
 import t from 'tap'
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { userInfo } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { about, classify, hear, isNewAbout, MAX_LINE, plainWords, splitLines, type SshSaid } from '../../src/ssh/says.js'
-import { freePort, makeWorld, netnsAvailable, type World } from '../world/index.js'
+import { needs, path as where, which } from '../helpers/needs.js'
+import { freePort, makeWorld, netnsSkip, worldSkip, type World } from '../world/index.js'
 import { initialState, step, type Event, type Plan } from '../../src/machine/supervise.js'
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/ssh-stderr.json', import.meta.url))
@@ -241,6 +242,8 @@ interface Run {
 interface Case {
   name: string
   client: 'ssh' | 'dbclient'
+  /** programs it needs besides its client (and the world's) */
+  needs?: string[]
   run(c: Ctx): Run
   expect(v: Vars): SshSaid[]
 }
@@ -266,9 +269,9 @@ const opt = (w: World, changes: Record<string, string> = {}): string[] =>
     const all: Record<string, string> = { LogLevel: 'INFO', ...changes }
     return k! in all ? `${k}=${all[k!]}` : o
   })
-const ssh = (w: World, changes: Record<string, string>, ...rest: string[]) => ['/usr/bin/ssh', ...opt(w, changes), ...rest]
+const ssh = (w: World, changes: Record<string, string>, ...rest: string[]) => [where('ssh'), ...opt(w, changes), ...rest]
 const bare = (w: World) => opt(w).slice(0, -2) // without -p
-const db = (c: Ctx, ...rest: string[]) => ['/usr/bin/dbclient', '-y', '-y', '-i', c.dbKey, '-p', String(c.vars.link), ...rest]
+const db = (c: Ctx, ...rest: string[]) => [where('dbclient'), '-y', '-y', '-i', c.dbKey, '-p', String(c.vars.link), ...rest]
 const dbEnv = (c: Ctx) => ({ HOME: c.home })
 const knownHosts = (c: Ctx, line: string) => writeFileSync(c.knownHosts, line)
 
@@ -360,25 +363,26 @@ const CASES: Case[] = [
   {
     name: 'ssh-resolve',
     client: 'ssh',
-    run: c => ({ argv: ['/usr/bin/ssh', ...bare(c.w), 'nosuchhost.invalid'], netns: LOOPBACK_ONLY }),
+    run: c => ({ argv: [where('ssh'), ...bare(c.w), 'nosuchhost.invalid'], netns: LOOPBACK_ONLY }),
     expect: () => [{ kind: 'resolve-failed', host: 'nosuchhost.invalid', reason: 'Temporary failure in name resolution' }],
   },
   {
     name: 'ssh-refused',
     client: 'ssh',
-    run: c => ({ argv: ['/usr/bin/ssh', ...bare(c.w), '-p', String(c.vars.closed), '127.0.0.1'] }),
+    run: c => ({ argv: [where('ssh'), ...bare(c.w), '-p', String(c.vars.closed), '127.0.0.1'] }),
     expect: v => [{ kind: 'connect-refused', host: '127.0.0.1', port: v.closed }],
   },
   {
     name: 'ssh-timeout',
     client: 'ssh',
-    run: c => ({ argv: ['/usr/bin/ssh', ...bare(c.w), '-o', 'ConnectTimeout=1', '10.9.0.2'], netns: SILENT_PEER }),
+    needs: ['sysctl'],
+    run: c => ({ argv: [where('ssh'), ...bare(c.w), '-o', 'ConnectTimeout=1', '10.9.0.2'], netns: SILENT_PEER }),
     expect: () => [{ kind: 'connect-timeout', host: '10.9.0.2', port: 22 }],
   },
   {
     name: 'ssh-unreachable',
     client: 'ssh',
-    run: c => ({ argv: ['/usr/bin/ssh', ...bare(c.w), '10.1.2.3'], netns: LOOPBACK_ONLY }),
+    run: c => ({ argv: [where('ssh'), ...bare(c.w), '10.1.2.3'], netns: LOOPBACK_ONLY }),
     expect: () => [{ kind: 'connect-failed', host: '10.1.2.3', port: 22, reason: 'Network is unreachable' }],
   },
   {
@@ -420,7 +424,7 @@ const CASES: Case[] = [
   {
     name: 'dbclient-auth',
     client: 'dbclient',
-    run: c => ({ argv: ['/usr/bin/dbclient', '-y', '-y', '-i', c.otherDbKey, '-p', String(c.vars.link), '-N', '127.0.0.1'], env: dbEnv(c) }),
+    run: c => ({ argv: [where('dbclient'), '-y', '-y', '-i', c.otherDbKey, '-p', String(c.vars.link), '-N', '127.0.0.1'], env: dbEnv(c) }),
     expect: v => [{ kind: 'auth-failed', who: `${v.user}@127.0.0.1` }],
   },
   {
@@ -429,7 +433,7 @@ const CASES: Case[] = [
     client: 'dbclient',
     run: c => {
       knownHosts(c, '')
-      return { argv: ['/usr/bin/dbclient', '-i', c.dbKey, '-p', String(c.vars.link), '-N', '127.0.0.1'], env: dbEnv(c) }
+      return { argv: [where('dbclient'), '-i', c.dbKey, '-p', String(c.vars.link), '-N', '127.0.0.1'], env: dbEnv(c) }
     },
     expect: () => [{ kind: 'host-key-unknown', host: '127.0.0.1' }],
   },
@@ -439,7 +443,7 @@ const CASES: Case[] = [
     client: 'dbclient',
     run: c => {
       knownHosts(c, `127.0.0.1 ${c.otherKey.join(' ')}\n`)
-      return { argv: ['/usr/bin/dbclient', '-i', c.dbKey, '-p', String(c.vars.link), '-N', '127.0.0.1'], env: dbEnv(c) }
+      return { argv: [where('dbclient'), '-i', c.dbKey, '-p', String(c.vars.link), '-N', '127.0.0.1'], env: dbEnv(c) }
     },
     expect: () => [{ kind: 'host-key-changed', host: '127.0.0.1' }],
   },
@@ -452,19 +456,20 @@ const CASES: Case[] = [
   {
     name: 'dbclient-refused',
     client: 'dbclient',
-    run: c => ({ argv: ['/usr/bin/dbclient', '-y', '-y', '-p', String(c.vars.closed), '127.0.0.1'], env: dbEnv(c) }),
+    run: c => ({ argv: [where('dbclient'), '-y', '-y', '-p', String(c.vars.closed), '127.0.0.1'], env: dbEnv(c) }),
     expect: v => [{ kind: 'connect-refused', host: '127.0.0.1', port: v.closed }],
   },
   {
     name: 'dbclient-timeout',
     client: 'dbclient',
-    run: c => ({ argv: ['/usr/bin/dbclient', '-y', '-y', '10.9.0.2'], env: dbEnv(c), netns: SILENT_PEER }),
+    needs: ['sysctl'],
+    run: c => ({ argv: [where('dbclient'), '-y', '-y', '10.9.0.2'], env: dbEnv(c), netns: SILENT_PEER }),
     expect: () => [{ kind: 'connect-timeout', host: '10.9.0.2', port: 22 }],
   },
   {
     name: 'dbclient-unreachable',
     client: 'dbclient',
-    run: c => ({ argv: ['/usr/bin/dbclient', '-y', '-y', '10.1.2.3'], env: dbEnv(c), netns: LOOPBACK_ONLY }),
+    run: c => ({ argv: [where('dbclient'), '-y', '-y', '10.1.2.3'], env: dbEnv(c), netns: LOOPBACK_ONLY }),
     expect: () => [{ kind: 'connect-failed', host: '10.1.2.3', port: 22, reason: 'Network is unreachable' }],
   },
   {
@@ -501,7 +506,7 @@ const runCase = (c: Ctx, kase: Case): Promise<string> => {
   const r = kase.run(c)
   const want = kase.expect(c.vars).length
   const [file, args] = r.netns
-    ? ['unshare', ['-n', '--', 'sh', '-c', `${r.netns}; exec "$@"`, 'sh', ...r.argv]]
+    ? [where('unshare'), ['-n', '--', 'sh', '-c', `${r.netns}; exec "$@"`, 'sh', ...r.argv]]
     : [r.argv[0]!, r.argv.slice(1)]
   if (r.cutAfterMs === 0) c.w.link.cut()
   // a session of its own: no terminal to ask on, as under autossh -f or systemd
@@ -536,7 +541,7 @@ const version = (argv: string[]) => {
   return (r.stderr + r.stdout).split('\n')[0]!.trim()
 }
 
-t.test('the installed programs say the same', { skip: netnsAvailable() ? false : 'needs network namespaces (root)' }, async t => {
+t.test('the installed programs say the same', { skip: worldSkip() || netnsSkip() }, async t => {
   const w = await makeWorld()
   t.teardown(() => w.close())
   const busyServer = net.createServer()
@@ -554,10 +559,13 @@ t.test('the installed programs say the same', { skip: netnsAvailable() ? false :
   mkdirSync(join(home, '.ssh'), { recursive: true })
   const userKey = w.sshOptions[w.sshOptions.indexOf('-i') + 1]!
   const other = join(w.dir, 'other_ed25519')
-  spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', other])
+  spawnSync(where('ssh-keygen'), ['-q', '-t', 'ed25519', '-N', '', '-f', other])
   // dbclient 2022 reads only its own key format
-  spawnSync('dropbearconvert', ['openssh', 'dropbear', userKey, userKey + '.db'], { stdio: 'ignore' })
-  spawnSync('dropbearconvert', ['openssh', 'dropbear', other, other + '.db'], { stdio: 'ignore' })
+  const dropbearconvert = which('dropbearconvert')
+  if (dropbearconvert) {
+    spawnSync(dropbearconvert, ['openssh', 'dropbear', userKey, userKey + '.db'], { stdio: 'ignore' })
+    spawnSync(dropbearconvert, ['openssh', 'dropbear', other, other + '.db'], { stdio: 'ignore' })
+  }
   const [type, b64] = readFileSync(other + '.pub', 'utf8').split(' ')
   const ctx: Ctx = {
     w,
@@ -571,12 +579,13 @@ t.test('the installed programs say the same', { skip: netnsAvailable() ? false :
   }
   const record = process.env.RECORD_SSH_STDERR === '1'
   const out: Recorded = {
-    programs: { ssh: version(['/usr/bin/ssh', '-V']), dbclient: version(['/usr/bin/dbclient', '-V']) },
+    programs: { ssh: version([where('ssh'), '-V']), dbclient: which('dbclient') ? version([where('dbclient'), '-V']) : 'missing' },
     cases: {},
   }
   for (const kase of CASES) {
-    if (kase.client === 'dbclient' && !existsSync('/usr/bin/dbclient')) {
-      t.comment(`${kase.name}: skipped, no dbclient`)
+    const skip = needs(...(kase.client === 'dbclient' ? ['dbclient', 'dropbearconvert'] : ['ssh']), ...(kase.needs ?? []))
+    if (skip) {
+      t.pass(kase.name, { skip })
       continue
     }
     const stderr = await runCase(ctx, kase)

@@ -6,7 +6,8 @@ import { execFileSync, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { agrees, apply, difference, parseFact, parseState, watchNetwork, SETTLE_MS } from '../../src/watch/network.js'
-import { netnsAvailable } from '../world/index.js'
+import { needs, path as where } from '../helpers/needs.js'
+import { netnsSkip } from '../world/index.js'
 
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms))
 
@@ -93,9 +94,9 @@ interface Netns {
 }
 
 const makeNetns = (t: Test): Netns => {
-  const holder = spawn('unshare', ['-n', '--', 'sleep', '600'], { stdio: 'ignore' })
+  const holder = spawn(where('unshare'), ['-n', '--', 'sleep', '600'], { stdio: 'ignore' })
   t.teardown(() => void holder.kill('SIGKILL'))
-  const enter = ['nsenter', `--net=/proc/${holder.pid}/ns/net`]
+  const enter = [where('nsenter'), `--net=/proc/${holder.pid}/ns/net`]
   // unshare has made the namespace once it has become sleep
   for (let i = 0; i < 200 && readFileSync(`/proc/${holder.pid}/comm`, 'utf8').trim() !== 'sleep'; i++) execFileSync('sleep', ['0.01'])
   const ns: Netns = {
@@ -131,7 +132,7 @@ const waitFor = async (f: () => boolean, ms: number) => {
 /** quiet after a burst: long enough for a second call to come, if one were coming */
 const QUIET_MS = SETTLE_MS + 1200
 
-const noNetns = netnsAvailable() ? false : 'needs network namespaces (root)'
+const noNetns = netnsSkip()
 
 t.test('one call per burst of changes, none while nothing changes', { skip: noNetns }, async t => {
   const ns = makeNetns(t)
@@ -273,7 +274,7 @@ t.test('no ip, or an ip that cannot start: nothing is watched, nothing breaks', 
   tied.close()
 })
 
-t.test('the ip child dies with close(), and with its parent even on SIGKILL', async t => {
+t.test('the ip child dies with close(), and with its parent even on SIGKILL', { skip: needs('ip', 'setpriv') }, async t => {
   const w = watchNetwork(() => {})
   await waitFor(() => ipChildren(process.pid).length === 1, 3000)
   const [ip] = ipChildren(process.pid)

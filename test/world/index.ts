@@ -8,6 +8,7 @@ import net from 'node:net'
 import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { needs, path, which } from '../helpers/needs.js'
 import { tied } from '../helpers/tied.js'
 import { startLink, type Link } from './link.js'
 import { makeKeys, serve, startEcho, startSshd, startTarget, waitListening } from './services.js'
@@ -39,7 +40,15 @@ const START_MS = 15000
 let netnsKnown: boolean | undefined
 /** can this process make a network namespace (root, or a user namespace)? */
 export const netnsAvailable = (): boolean =>
-  (netnsKnown ??= spawnSync('unshare', ['-n', 'true'], { stdio: 'ignore', timeout: 5000 }).status === 0)
+  (netnsKnown ??= which('unshare') !== undefined && spawnSync(path('unshare'), ['-n', 'true'], { stdio: 'ignore', timeout: 5000 }).status === 0)
+
+/** why a test cannot have a network namespace with a network in it here (unshare, ip, nsenter, root), or false */
+export const netnsSkip = (): string | false =>
+  needs('unshare', 'nsenter', 'ip') || (netnsAvailable() ? false : 'needs network namespaces (root)')
+
+/** why makeWorld(opts) cannot run here (OpenSSH, and for netns a namespace), or false */
+export const worldSkip = (opts: { netns?: boolean } = {}): string | false =>
+  needs('ssh', 'ssh-keygen', 'sshd') || (opts.netns ? netnsSkip() : false)
 
 export const freePort = (): Promise<number> =>
   new Promise((resolve, reject) => {
@@ -111,14 +120,12 @@ export const stopProcess = async (c: ChildProcess, graceMs = 2000): Promise<void
 
 /** the remote, in a network namespace of its own, dying with this process */
 const remoteCommand = (dir: string, sshdOptions: string[]): [string, string[]] => {
-  const [file, ...argv] = tied(['unshare', '-n', '--', process.execPath, '--import', 'tsx', REMOTE, dir, JSON.stringify(sshdOptions)])
+  const [file, ...argv] = tied([path('unshare'), '-n', '--', process.execPath, '--import', 'tsx', REMOTE, dir, JSON.stringify(sshdOptions)])
   return [file!, argv]
 }
 
 const withTimeout = <T>(p: Promise<T>, what: string): Promise<T> =>
   Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what}: no answer in ${START_MS} ms`)), START_MS).unref())])
-
-export const DBCLIENT = '/usr/bin/dbclient'
 
 /** ssh options for a world's sshd on port, with the world's throwaway user key, without the host */
 export const sshOptions = (userKey: string, port: number): string[] => [

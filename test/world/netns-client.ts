@@ -12,6 +12,7 @@ import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { path as where } from '../helpers/needs.js'
 import { own, stopProcess } from './index.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
@@ -87,7 +88,7 @@ export const startInNetns = async (argv: string[], env: Record<string, string> =
       cleanups.push(() => new Promise<void>(r => s.close(() => r())), () => rmSync(path, { force: true }))
     }
     const inside = own(
-      spawn('unshare', ['-n', '--', process.execPath, '--import', 'tsx', INSIDE, JSON.stringify({ reach, expose })], {
+      spawn(where('unshare'), ['-n', '--', process.execPath, '--import', 'tsx', INSIDE, JSON.stringify({ reach, expose })], {
         cwd: ROOT,
         stdio: ['pipe', 'pipe', 'pipe'],
       }),
@@ -110,7 +111,7 @@ export const startInNetns = async (argv: string[], env: Record<string, string> =
         reject(new Error(`the client namespace exited (${code}): ${err}`))
       })
     })
-    const enter = ['nsenter', `--net=/proc/${inside.pid}/ns/net`, '--']
+    const enter = [where('nsenter'), `--net=/proc/${inside.pid}/ns/net`, '--']
     const hostPorts = new Map<number, number>()
     for (const { port, path } of expose) {
       const s = await listen(net.createServer(c => splice(c, net.connect(path))), { port: 0, host: '127.0.0.1' })

@@ -4,10 +4,9 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
 import { mkdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs'
 import net from 'node:net'
 import { join } from 'node:path'
+import { path, which } from '../helpers/needs.js'
 import { tied } from '../helpers/tied.js'
 
-export const SSHD = '/usr/sbin/sshd'
-export const DROPBEARCONVERT = '/usr/bin/dropbearconvert'
 
 /** every byte back, as inetd's echo does */
 export const startEcho = (port: number, host?: string): Promise<net.Server> =>
@@ -49,10 +48,11 @@ export const makeKeys = (dir: string): { hostKey: string; userKey: string; dropb
   const dropbearKey = join(dir, 'user_ed25519.dropbear')
   const authorized = join(dir, 'authorized_keys')
   if (!existsSync(hostKey)) {
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey])
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', userKey])
+    execFileSync(path('ssh-keygen'), ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey])
+    execFileSync(path('ssh-keygen'), ['-q', '-t', 'ed25519', '-N', '', '-f', userKey])
     writeFileSync(authorized, readFileSync(userKey + '.pub'))
-    if (existsSync(DROPBEARCONVERT)) execFileSync(DROPBEARCONVERT, ['openssh', 'dropbear', userKey, dropbearKey], { stdio: 'ignore' })
+    const dropbearconvert = which('dropbearconvert')
+    if (dropbearconvert) execFileSync(dropbearconvert, ['openssh', 'dropbear', userKey, dropbearKey], { stdio: 'ignore' })
   }
   return { hostKey, userKey, dropbearKey, authorized }
 }
@@ -96,7 +96,7 @@ export const startSshd = (dir: string, port: number, options: string[] = [], lis
   } catch {
     // not root: sshd does not separate privileges then, and does not need it
   }
-  const [file, ...argv] = tied([SSHD, '-D', '-e', '-f', config])
+  const [file, ...argv] = tied([path('sshd'), '-D', '-e', '-f', config])
   return spawn(file!, argv, { stdio: ['ignore', 'ignore', 'pipe'] })
 }
 

@@ -29,6 +29,7 @@ for (const exitOnFailure of ['no', 'yes']) {
     t.teardown(() => autossh.child.kill('SIGKILL'))
     const messages = () => (existsSync(log) ? readFileSync(log, 'utf8') : '')
     const count = (m: string) => messages().split(m).length - 1
+    const starts = () => count('starting ssh (count')
     const works = async () => (await talk(userPort, 'hello', 1000)) === 'ok hello'
     t.teardown(() => {
       if (!t.passing()) t.comment(messages() + autossh.stderr())
@@ -39,7 +40,7 @@ for (const exitOnFailure of ['no', 'yes']) {
     // the poll finds the old connection dead and starts a new ssh, whose monitor port is refused
     await waitFor(() => messages().includes('the tunnel is up but unwatched'), 30000, 'the held monitor port to be told')
     await waitFor(works, 5000, "the user's forward")
-    const startsBefore = count('starting ssh')
+    const startsBefore = starts()
     let ok = 0
     let failed = 0
     for (const until = Date.now() + 25000; Date.now() < until; await sleep(500)) {
@@ -47,7 +48,7 @@ for (const exitOnFailure of ['no', 'yes']) {
       else failed++
     }
     t.ok(failed <= 2, `the user's forward worked at ${ok} of ${ok + failed} checks over 25 s`)
-    t.ok(count('starting ssh') - startsBefore <= 2, `${count('starting ssh') - startsBefore} ssh starts meanwhile`)
+    t.ok(starts() - startsBefore <= 2, `${starts() - startsBefore} ssh starts meanwhile`)
     t.match(JSON.parse(readFileSync(status, 'utf8')), { state: 'up', unwatched: `the server holds monitor port ${mon}` }, 'the status file says why it is unwatched')
     t.equal(count('the tunnel is up but unwatched'), 1, 'told once')
 

@@ -9,37 +9,46 @@
 // to hold them to, it does not judge.
 //
 //   npm run bench                  the table, the slow line, the herd simulated (about 4 minutes)
-//   npm run -s bench -- --json     the same figures as JSON: { rows, slow, herd, long } (-s: no npm banner on stdout)
+//   npm run -s bench -- --json     the same figures as JSON: { rows, slow, herd, long, held } (-s: no npm banner on stdout)
 //   npm run bench -- --long        all that, then 10,000 probes in-process
 //                                  against a real tunnel, watching for growth
 //   npm run bench -- --long-only   only the long run
 //   npm run bench -- --slow        only the slow line (about 70 s)
 //   npm run bench -- --herd        only the herd: simulated, and real processes (about 3 minutes)
+//   npm run bench -- --held        only held ports (bench/held.ts): the monitor's port held for good,
+//                                  then a -R held until ClientAlive frees it; ours and 1.4g at once (about 4 minutes)
+//   npm run bench -- --held-long   only a -R held for good: logins per minute over 4 minutes (about 5 minutes)
 //
-// The only-options combine. Progress goes to stderr; stdout has only the results.
+// The only-options combine. The held ports are not in the default run, which
+// takes about 4 of its 5 minutes already. Progress goes to stderr; stdout has
+// only the results.
 import { existsSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import { netnsAvailable } from '../test/world/index.js'
 import { cleanupAll, cleanUpOnSignals, isStopping } from './cleanup.js'
 import { AUTOSSH_14G, emptyRow, POLL_S, runContender, type Contender, type Row } from './contender.js'
+import { heldTables, runHeld, runHeldLongAll, type HeldResults } from './held.js'
 import { herdTable, REAL_OUTAGE_S, runRealHerd, simulateAll, SIM_OUTAGES_S, type HerdRow } from './herd.js'
 import { PROBES, runLong, type LongRow } from './long.js'
 import { runSlowAll, slowTable, type SlowRow } from './slow.js'
+import { cell, table } from './table.js'
 
 const args = process.argv.slice(2)
-const known = ['--json', '--long', '--long-only', '--slow', '--herd']
+const known = ['--json', '--long', '--long-only', '--slow', '--herd', '--held', '--held-long']
 const unknown = args.filter(a => !known.includes(a))
 if (unknown.length > 0) {
   process.stderr.write(`bench: unknown argument ${unknown.join(' ')} (known: ${known.join(' ')})\n`)
   process.exit(2)
 }
 const json = args.includes('--json')
-const only = ['--long-only', '--slow', '--herd'].some(a => args.includes(a))
+const only = ['--long-only', '--slow', '--herd', '--held', '--held-long'].some(a => args.includes(a))
 const long = args.includes('--long-only') || (!only && args.includes('--long'))
 const runTable = !only
 const runSlow = !only || args.includes('--slow')
 const runHerdSim = !only || args.includes('--herd')
 const runHerdReal = args.includes('--herd')
+const runHeldShort = args.includes('--held')
+const runHeldLong = args.includes('--held-long')
 
 const t0 = performance.now()
 /** no row starts after this much of the bench's 5 minutes */
@@ -64,14 +73,6 @@ const contenders: Contender[] = [
 ]
 
 // ---- output --------------------------------------------------------------------
-
-const cell = (v: number | null) => (v === null ? '—' : String(v))
-
-const table = (head: string[], rows: string[][]): string => {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map(r => r[i]!.length)))
-  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')
-  return [line(head), widths.map(w => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n')
-}
 
 const rowsTable = (rows: Row[]): string =>
   table(
@@ -153,6 +154,18 @@ const main = async () => {
     herdRows.push(...(await runRealHerd(s => progress(`herd: ${s}`))))
   }
 
+  const held: HeldResults = { monitor: [], freed: [], long: [] }
+  if (runHeldShort) {
+    if (isStopping()) return
+    progress('held ports: the monitor port held for good (pair mode), then a -R freed by ClientAlive')
+    Object.assign(held, await runHeld(has14g, netns, progress))
+  }
+  if (runHeldLong) {
+    if (isStopping()) return
+    progress('held ports: a -R held for good, 4 minutes from the move, ours and 1.4g at once')
+    held.long = await runHeldLongAll(has14g, progress)
+  }
+
   const longRows: LongRow[] = []
   if (long) {
     const cases = [...(netns ? (['pair'] as const) : []), 'echo' as const].flatMap(mode => [
@@ -177,7 +190,7 @@ const main = async () => {
 
   const total = elapsed()
   if (json) {
-    process.stdout.write(JSON.stringify({ rows, slow: slowRows, herd: herdRows, long: longRows }, null, 2) + '\n')
+    process.stdout.write(JSON.stringify({ rows, slow: slowRows, herd: herdRows, long: longRows, held }, null, 2) + '\n')
     process.stderr.write(`total ${total}\n`)
     return
   }
@@ -193,6 +206,11 @@ const main = async () => {
   if (herdRows.length > 0) {
     if (out.length > 0) out.push('')
     out.push(...herdTable(herdRows))
+  }
+  const heldOut = heldTables(held)
+  if (heldOut.length > 0) {
+    if (out.length > 0) out.push('')
+    out.push(...heldOut)
   }
   if (longRows.length > 0) {
     if (out.length > 0) out.push('')

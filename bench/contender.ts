@@ -1,7 +1,7 @@
 // One row of the bench: one supervisor (autossh-ts, autossh 1.4g, or ssh's
 // own keepalive under autossh-ts -M 0) in a fresh world, through a whole
 // life: start, idle monitoring, a cut, a restore.
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -70,11 +70,11 @@ export const emptyRow = (contender: string): Row => ({
   execToSshMs: null,
 })
 
-const sleep = (ms: number) => new Promise(r => setTimeout(r, ms))
-const round = (n: number, digits = 0) => Number(n.toFixed(digits))
+export const sleep = (ms: number) => new Promise(r => setTimeout(r, ms))
+export const round = (n: number, digits = 0) => Number(n.toFixed(digits))
 
 /** poll fn every everyMs until it is true; false after timeoutMs */
-const until = async (fn: () => boolean | Promise<boolean>, everyMs: number, timeoutMs: number): Promise<boolean> => {
+export const until = async (fn: () => boolean | Promise<boolean>, everyMs: number, timeoutMs: number): Promise<boolean> => {
   const end = performance.now() + timeoutMs
   for (;;) {
     if (await fn()) return true
@@ -101,6 +101,56 @@ const writeWrapper = (dir: string): { path: string; times: string } => {
 /** the supervisor takes its ssh along on SIGTERM; SIGKILL only past ssh's own kill grace */
 const SUPERVISOR_GRACE_MS = 8000
 
+export interface Supervisor {
+  child: ChildProcess
+  /** its log, followed */
+  tail: LogTail
+  stderr(): string
+}
+
+/**
+ * autossh (ours or 1.4g) started with args and the bench's environment: none
+ * of the caller's AUTOSSH_ variables, a log at level 7 in dir, gate time 0,
+ * no syslog, real ssh unless env says otherwise. Stopped, its ssh too (1.4g's
+ * has no parent-death signal), by the undo put first in release.
+ */
+export const startSupervisor = (
+  impl: 'ts' | '1.4g',
+  args: string[],
+  dir: string,
+  release: (() => Promise<void>)[],
+  env: Record<string, string> = {},
+): Supervisor => {
+  const logFile = join(dir, 'autossh.log')
+  const tail = new LogTail(logFile)
+  release.unshift(own(() => tail.stop()))
+  const [file, argv] = impl === 'ts' ? [process.execPath, [CLI, ...args]] : [AUTOSSH_14G, args]
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AUTOSSH_')))
+  const child = spawn(file, argv, {
+    env: {
+      ...inherited,
+      AUTOSSH_PATH: SSH,
+      AUTOSSH_LOGFILE: logFile,
+      AUTOSSH_LOGLEVEL: '7',
+      AUTOSSH_GATETIME: '0',
+      // ours would otherwise log to syslog as well; 1.4g does not know it
+      AUTOSSH_SYSLOG_SOCKET: '/nonexistent/log',
+      ...env,
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
+  let stderr = ''
+  child.stderr!.on('data', d => (stderr += d))
+  child.on('error', () => {})
+  release.unshift(
+    own(async () => {
+      await stopProcess(child, SUPERVISOR_GRACE_MS)
+      for (const pid of tail.sshPids()) if (alive(pid)) process.kill(pid, 'SIGKILL')
+    }),
+  )
+  return { child, tail, stderr: () => stderr }
+}
+
 export const runContender = async (c: Contender, netns: boolean, progress: (s: string) => void): Promise<Row> => {
   const row = emptyRow(c.name)
   const dir = mkdtempSync(join(tmpdir(), 'autossh-bench-'))
@@ -111,48 +161,25 @@ export const runContender = async (c: Contender, netns: boolean, progress: (s: s
     const { link } = world
 
     const wrapper = writeWrapper(dir)
-    const logFile = join(dir, 'autossh.log')
     const userPort = await freePort()
     const monitorSpec =
       c.mode === 'keepalive' ? '0' : c.mode === 'pair' ? String(await freePortPair()) : `${await freePort()}:${world.echoPort}`
     const sshOptions = c.mode === 'keepalive' ? keepaliveOptions(world) : world.sshOptions
     const args = ['-M', monitorSpec, '-N', '-L', `${userPort}:127.0.0.1:${world.targetPort}`, ...sshOptions, world.host]
-    const [file, argv] = c.impl === 'ts' ? [process.execPath, [CLI, ...args]] : [AUTOSSH_14G, args]
-    const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AUTOSSH_')))
-    const env = {
-      ...inherited,
-      AUTOSSH_PATH: wrapper.path,
-      AUTOSSH_LOGFILE: logFile,
-      AUTOSSH_LOGLEVEL: '7',
-      AUTOSSH_GATETIME: '0',
-      AUTOSSH_POLL: String(POLL_S),
-      // the first probe comes sooner only to save bench time; no figure depends on it
-      AUTOSSH_FIRST_POLL: '2',
-      // ours would otherwise log to syslog as well; 1.4g does not know it
-      AUTOSSH_SYSLOG_SOCKET: '/nonexistent/log',
-    }
-
-    const tail = new LogTail(logFile)
-    release.unshift(own(() => tail.stop()))
 
     // ---- start → tunnel, and exec → ssh
     // the wrapper's clock is the epoch in ns; Date.now() is the same clock, to the ms
     const spawnEpochMs = Date.now()
     const t0 = performance.now()
-    const child = spawn(file, argv, { env, stdio: ['ignore', 'ignore', 'pipe'] })
-    let stderr = ''
-    child.stderr!.on('data', d => (stderr += d))
-    child.on('error', () => {})
-    release.unshift(
-      own(async () => {
-        await stopProcess(child, SUPERVISOR_GRACE_MS)
-        // 1.4g's ssh has no parent-death signal: make sure none is left behind
-        for (const pid of tail.sshPids()) if (alive(pid)) process.kill(pid, 'SIGKILL')
-      }),
-    )
+    const { child, tail, stderr } = startSupervisor(c.impl, args, dir, release, {
+      AUTOSSH_PATH: wrapper.path,
+      AUTOSSH_POLL: String(POLL_S),
+      // the first probe comes sooner only to save bench time; no figure depends on it
+      AUTOSSH_FIRST_POLL: '2',
+    })
     const died = () => {
       if (child.exitCode !== null || child.signalCode !== null) {
-        throw new Error(`${c.name} exited (${child.exitCode ?? child.signalCode}): ${stderr.trim()}`)
+        throw new Error(`${c.name} exited (${child.exitCode ?? child.signalCode}): ${stderr().trim()}`)
       }
     }
     const forwardWorks = async () => (await talk(userPort, 'x', 1000)) === 'ok x'

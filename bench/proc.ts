@@ -48,3 +48,22 @@ export const rssMB = (pid: number | 'self'): number | undefined => {
 
 /** this process's open file descriptors, as /proc/self/fd lists them (the listing's own fd included) */
 export const fdCount = (): number => readdirSync('/proc/self/fd').length
+
+/** the inodes of the sockets listening on TCP port, in pid's network namespace (/proc/PID/net/tcp and tcp6) */
+export const listeners = (port: number, pid: number | 'self' = 'self'): Set<string> => {
+  const out = new Set<string>()
+  for (const table of ['tcp', 'tcp6']) {
+    let text: string
+    try {
+      text = readFileSync(`/proc/${pid}/net/${table}`, 'utf8')
+    } catch {
+      continue
+    }
+    // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode; st 0A is LISTEN
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/)
+      if (f[3] === '0A' && parseInt(f[1]?.split(':')[1] ?? '', 16) === port) out.add(f[9]!)
+    }
+  }
+  return out
+}

@@ -4,17 +4,14 @@
 // the restarts of ssh and check the user's forward every few seconds, for
 // ours and for 1.4g, echo mode, poll 10 s (the issue's case: with a poll
 // under 30 s, 1.4g gives a probe poll/2).
-import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { freePort, makeWorld, stopProcess, talk, type World } from '../test/world/index.js'
-import { LogTail } from '../test/helpers/logtail.js'
+import { freePort, makeWorld, talk, type World } from '../test/world/index.js'
 import { own, track } from './cleanup.js'
-import { AUTOSSH_14G, CLI, SSH } from './contender.js'
+import { startSupervisor } from './contender.js'
 import { seeded } from './herd.js'
-import { alive } from './proc.js'
 
 export const SLOW_POLL_S = 10
 export const SLOW_WINDOW_S = 60
@@ -74,33 +71,10 @@ export const runSlow = async (impl: 'ts' | '1.4g', kind: LinkKind, progress: (s:
     const line = drive(world, kind)
     release.unshift(own(() => line.stop()))
 
-    const logFile = join(dir, 'autossh.log')
     const userPort = await freePort()
     const args = ['-M', `${await freePort()}:${world.echoPort}`, '-N', '-L', `${userPort}:127.0.0.1:${world.targetPort}`, ...world.sshOptions, world.host]
-    const [file, argv] = impl === 'ts' ? [process.execPath, [CLI, ...args]] : [AUTOSSH_14G, args]
-    const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AUTOSSH_')))
-    const tail = new LogTail(logFile)
-    release.unshift(own(() => tail.stop()))
     const t0 = performance.now()
-    const child = spawn(file, argv, {
-      env: {
-        ...inherited,
-        AUTOSSH_PATH: SSH,
-        AUTOSSH_LOGFILE: logFile,
-        AUTOSSH_LOGLEVEL: '7',
-        AUTOSSH_GATETIME: '0',
-        AUTOSSH_POLL: String(SLOW_POLL_S),
-        AUTOSSH_SYSLOG_SOCKET: '/nonexistent/log',
-      },
-      stdio: 'ignore',
-    })
-    child.on('error', () => {})
-    release.unshift(
-      own(async () => {
-        await stopProcess(child, 8000)
-        for (const pid of tail.sshPids()) if (alive(pid)) process.kill(pid, 'SIGKILL')
-      }),
-    )
+    const { tail } = startSupervisor(impl, args, dir, release, { AUTOSSH_POLL: String(SLOW_POLL_S) })
 
     const works = async () => (await talk(userPort, 'x', CHECK_TIMEOUT_MS)) === 'ok x'
     const upBy = t0 + 30000

@@ -7,25 +7,14 @@
 // Ours reads ssh's words, restarts at a steady short pace, and the user's
 // forward is back soon after the server lets go.
 import t from 'tap'
-import { execFile } from 'node:child_process'
 import type net from 'node:net'
 import { join } from 'node:path'
 import { start, waitFor } from '../helpers/autossh.js'
-import { path as where } from '../helpers/needs.js'
-import { freePort, freePortPair, makeWorld, talk, worldSkip, type World } from '../world/index.js'
+import { freePort, freePortPair, makeWorld, remoteTalk, worldSkip } from '../world/index.js'
 import { startTarget } from '../world/services.js'
 
 /** the server lets a silent client go after about 2 × 2 s */
 const SSHD = ['ClientAliveInterval 2', 'ClientAliveCountMax 2']
-
-/** a line through the remote's port, from where the remote is */
-const remoteTalk = (w: World, port: number, line: string): Promise<string | null> => {
-  if (w.remotePid === undefined) return talk(port, line, 2000)
-  const code = `const s=require('net').connect(${port},'127.0.0.1');let b='';s.setEncoding('utf8');s.on('connect',()=>s.write(${JSON.stringify(line + '\n')}));s.on('data',d=>{b+=d;if(b.includes('\\n')){process.stdout.write(b.split('\\n')[0]);process.exit(0)}});s.on('error',()=>process.exit(1));setTimeout(()=>process.exit(1),2000)`
-  return new Promise(resolve =>
-    execFile(where('nsenter'), ['-t', String(w.remotePid), '-n', process.execPath, '-e', code], { timeout: 5000 }, (err, out) => resolve(err ? null : out)),
-  )
-}
 
 const cases = [
   { name: 'echo mode, default ssh options', mode: 'echo' as const, netns: false, exitOnFailure: 'no' },
@@ -50,7 +39,7 @@ for (const c of cases) {
     t.teardown(() => autossh.child.kill('SIGKILL'))
     const { readFileSync, existsSync } = await import('node:fs')
     const messages = () => (existsSync(log) ? readFileSync(log, 'utf8') : '')
-    const works = async () => (await remoteTalk(w, remotePort, 'hi')) === 'ok hi'
+    const works = async () => (await remoteTalk(w, remotePort, 'hi', 2000)) === 'ok hi'
     t.teardown(() => {
       if (!t.passing()) t.comment(messages() + autossh.stderr())
     })

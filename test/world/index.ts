@@ -2,7 +2,7 @@
 // with throwaway keys behind a link that can be cut, an echo service and a
 // target service. With netns, the remote host lives in its own network
 // namespace, so that ssh's -L port and sshd's -R port do not collide.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir, userInfo } from 'node:os'
@@ -96,6 +96,15 @@ export const talk = (port: number, line: string, timeoutMs: number): Promise<str
     s.on('error', () => done(null))
     s.on('close', () => done(null))
   })
+
+/** talk() from where the remote is: inside its network namespace when it has one (a -R forward's port) */
+export const remoteTalk = (w: World, port: number, line: string, timeoutMs: number): Promise<string | null> => {
+  if (w.remotePid === undefined) return talk(port, line, timeoutMs)
+  const code = `const s=require('net').connect(${port},'127.0.0.1');let b='';s.setEncoding('utf8');s.on('connect',()=>s.write(${JSON.stringify(line + '\n')}));s.on('data',d=>{b+=d;if(b.includes('\\n')){process.stdout.write(b.split('\\n')[0]);process.exit(0)}});s.on('error',()=>process.exit(1));setTimeout(()=>process.exit(1),${timeoutMs})`
+  return new Promise(resolve =>
+    execFile(path('nsenter'), ['-t', String(w.remotePid), '-n', process.execPath, '-e', code], { timeout: timeoutMs + 3000 }, (err, out) => resolve(err ? null : out)),
+  )
+}
 
 const children = new Set<ChildProcess>()
 process.once('exit', () => {

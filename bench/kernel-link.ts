@@ -272,20 +272,20 @@ const trial = async (name: string, event: 'cut' | 'move', atS: number, write: bo
 }
 
 /**
- * bytes through the router's client-side veth, both ways, in IDLE_MS of a
- * working, idle link under autossh (impl) -M 0 with ssh's keepalive 10 x 3;
- * from 5 s after the forward's check, whose bytes are the last before the
- * keepalives: those come at +10, +20, ..., +60 s, 6 of them inside the window
- * with 5 s to spare at either end, whatever the run
+ * bytes through the router's client-side veth, both ways, in ms (a multiple
+ * of 10 s) of a working, idle link under autossh (impl) -M 0 with ssh's
+ * keepalive 10 x 3; from 5 s after the forward's check, whose bytes are the
+ * last before the keepalives: those come at +10, +20, ... s, ms / 10 s of
+ * them inside the window with 5 s to spare at either end, whatever the run
  */
-export const idleBytes = async (kl: KernelLink, impl: Impl) => {
+export const idleBytes = async (kl: KernelLink, impl: Impl, ms = IDLE_MS) => {
   const { a, upAt } = await startAutossh(kl, impl, '0')
   await sleep(upAt + 5000 - performance.now())
   const b0 = await kl.wireBytes()
-  await sleep(IDLE_MS)
+  await sleep(ms)
   const b1 = await kl.wireBytes()
   await stopProcess(a.child)
-  return { seconds: IDLE_MS / 1000, fromClient: b1.fromClient - b0.fromClient, toClient: b1.toClient - b0.toClient }
+  return { seconds: ms / 1000, fromClient: b1.fromClient - b0.fromClient, toClient: b1.toClient - b0.toClient }
 }
 
 const idle = async () => {

@@ -9,7 +9,7 @@
 // to hold them to, it does not judge.
 //
 //   npm run bench                  the table, the slow line, the herd simulated (about 4 minutes)
-//   npm run -s bench -- --json     the same figures as JSON: { rows, slow, herd, long, held } (-s: no npm banner on stdout)
+//   npm run -s bench -- --json     the same figures as JSON: { rows, slow, herd, long, held, kernel? } (-s: no npm banner on stdout)
 //   npm run bench -- --long        all that, then 10,000 probes in-process
 //                                  against a real tunnel, watching for growth
 //   npm run bench -- --long-only   only the long run
@@ -18,6 +18,9 @@
 //   npm run bench -- --held        only held ports (bench/held.ts): the monitor's port held for good,
 //                                  then a -R held until ClientAlive frees it; ours and 1.4g at once (about 4 minutes)
 //   npm run bench -- --held-long   only a -R held for good: logins per minute over 4 minutes (about 5 minutes)
+//   npm run bench -- --kernel      only issue 14's rows on the kernel link, ours beside 1.4g's, and the
+//                                  connection watch's CPU (bench/kernel.ts; root; about 3 minutes, so
+//                                  not in the default run, which would go well past its 5 minutes)
 //
 // The only-options combine. The held ports are not in the default run, which
 // takes about 4 of its 5 minutes already. Progress goes to stderr; stdout has
@@ -25,23 +28,25 @@
 import { existsSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import { netnsAvailable } from '../test/world/index.js'
+import { kernelLinkAvailable } from '../test/world/kernel-link.js'
 import { cleanupAll, cleanUpOnSignals, isStopping } from './cleanup.js'
 import { AUTOSSH_14G, emptyRow, POLL_S, runContender, type Contender, type Row } from './contender.js'
 import { heldTables, runHeld, runHeldLongAll, type HeldResults } from './held.js'
 import { herdTable, REAL_OUTAGE_S, runRealHerd, simulateAll, SIM_OUTAGES_S, type HerdRow } from './herd.js'
+import { kernelTable, runKernel, type KernelResult } from './kernel.js'
 import { PROBES, runLong, type LongRow } from './long.js'
 import { runSlowAll, slowTable, type SlowRow } from './slow.js'
 import { cell, table } from './table.js'
 
 const args = process.argv.slice(2)
-const known = ['--json', '--long', '--long-only', '--slow', '--herd', '--held', '--held-long']
+const known = ['--json', '--long', '--long-only', '--slow', '--herd', '--held', '--held-long', '--kernel']
 const unknown = args.filter(a => !known.includes(a))
 if (unknown.length > 0) {
   process.stderr.write(`bench: unknown argument ${unknown.join(' ')} (known: ${known.join(' ')})\n`)
   process.exit(2)
 }
 const json = args.includes('--json')
-const only = ['--long-only', '--slow', '--herd', '--held', '--held-long'].some(a => args.includes(a))
+const only = ['--long-only', '--slow', '--herd', '--held', '--held-long', '--kernel'].some(a => args.includes(a))
 const long = args.includes('--long-only') || (!only && args.includes('--long'))
 const runTable = !only
 const runSlow = !only || args.includes('--slow')
@@ -49,6 +54,7 @@ const runHerdSim = !only || args.includes('--herd')
 const runHerdReal = args.includes('--herd')
 const runHeldShort = args.includes('--held')
 const runHeldLong = args.includes('--held-long')
+const runKernelRows = args.includes('--kernel')
 
 const t0 = performance.now()
 /** no row starts after this much of the bench's 5 minutes */
@@ -63,6 +69,9 @@ const has14g = existsSync(AUTOSSH_14G)
 const notes: string[] = []
 if (!netns) notes.push('pair rows skipped: port-pair mode needs a network namespace (run as root, or where unshare -n works)')
 if (!has14g) notes.push(`autossh 1.4g rows skipped: ${AUTOSSH_14G} is missing (apt-get install autossh provides it)`)
+const kernelLink = runKernelRows ? kernelLinkAvailable() : true
+if (runKernelRows && kernelLink !== true) notes.push(`kernel link rows skipped: ${kernelLink}`)
+if (!runKernelRows) notes.push("issue 14's kernel link rows: npm run bench -- --kernel (root, about 3 minutes)")
 
 const contenders: Contender[] = [
   ...(netns ? [{ name: 'autossh-ts pair', impl: 'ts', mode: 'pair' } as const] : []),
@@ -165,6 +174,11 @@ const main = async () => {
     progress('held ports: a -R held for good, 4 minutes from the move, ours and 1.4g at once')
     held.long = await runHeldLongAll(has14g, progress)
   }
+  let kernel: KernelResult | undefined
+  if (runKernelRows && kernelLink === true) {
+    if (isStopping()) return
+    kernel = await runKernel(has14g, progress)
+  }
 
   const longRows: LongRow[] = []
   if (long) {
@@ -190,7 +204,7 @@ const main = async () => {
 
   const total = elapsed()
   if (json) {
-    process.stdout.write(JSON.stringify({ rows, slow: slowRows, herd: herdRows, long: longRows, held }, null, 2) + '\n')
+    process.stdout.write(JSON.stringify({ rows, slow: slowRows, herd: herdRows, long: longRows, held, ...(kernel ? { kernel } : {}) }, null, 2) + '\n')
     process.stderr.write(`total ${total}\n`)
     return
   }
@@ -211,6 +225,10 @@ const main = async () => {
   if (heldOut.length > 0) {
     if (out.length > 0) out.push('')
     out.push(...heldOut)
+  }
+  if (kernel) {
+    if (out.length > 0) out.push('')
+    out.push(...kernelTable(kernel))
   }
   if (longRows.length > 0) {
     if (out.length > 0) out.push('')

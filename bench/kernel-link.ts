@@ -14,31 +14,36 @@
 import { readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { performance } from 'node:perf_hooks'
+import { fileURLToPath } from 'node:url'
 import { stopProcess, talk } from '../test/world/index.js'
-import { kernelLinkAvailable, makeKernelLink, type KernelLink } from '../test/world/kernel-link.js'
+import { kernelLinkAvailable, makeKernelLink, type KernelLink, type Spawned } from '../test/world/kernel-link.js'
+import { AUTOSSH_14G, CLI, SSH } from './contender.js'
 import { alive } from './proc.js'
 
-const AUTOSSH_14G = '/usr/lib/autossh/autossh'
-const USER_PORT = 2000
+/** the user's -L port, in the client namespace */
+export const USER_PORT = 2000
+/** ssh's keepalive, 10 s x 3: before the world's options, since ssh keeps the first ServerAliveInterval */
+export const KEEPALIVE = ['-o', 'ServerAliveInterval=10', '-o', 'ServerAliveCountMax=3']
 const SAMPLE_MS = 500
 /** ServerAliveInterval 10 x 3 gives up 30 to 40 s after the cut; a bound well past it */
 const RESTART_BOUND_MS = 90000
 const IDLE_MS = 60000
 
-const sleep = (ms: number) => new Promise(r => setTimeout(r, ms))
-process.on('SIGINT', () => process.exit(130))
-process.on('SIGTERM', () => process.exit(143))
+export const sleep = (ms: number) => new Promise(r => setTimeout(r, ms))
 
-/** ssh: the (only) child of autossh */
-const childOf = (pid: number): number | undefined => {
+/** autossh's ssh: its child named ssh, not the short-lived `ssh -G` ours runs before each start (nor ours' `ip monitor`) */
+export const childOf = (pid: number): number | undefined => {
   try {
-    const c = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ').filter(Boolean)
-    return c.length ? Number(c[0]) : undefined
+    for (const c of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ').filter(Boolean)) {
+      const argv = readFileSync(`/proc/${c}/cmdline`, 'utf8').split('\0')
+      if (readFileSync(`/proc/${c}/comm`, 'utf8').trim() === 'ssh' && !argv.includes('-G')) return Number(c)
+    }
   } catch {
-    return undefined
+    // gone meanwhile
   }
+  return undefined
 }
 
 const socketInodes = (pid: number): Set<string> => {
@@ -196,21 +201,41 @@ const show = (samples: Sample[]): string[] => {
   return lines
 }
 
-// ssh takes the first value of an option: ours go before the world's ServerAliveInterval=0
-const start14g = async (kl: KernelLink) => {
-  const a = kl.spawn(
-    [AUTOSSH_14G, '-M', '0', '-N', '-o', 'ServerAliveInterval=10', '-o', 'ServerAliveCountMax=3', ...kl.sshOptions, '-L', `${USER_PORT}:127.0.0.1:${kl.targetPort}`, kl.host],
-    { env: { AUTOSSH_GATETIME: '0' } },
-  )
-  const t0 = performance.now()
-  for (;;) {
-    if ((await talk(kl.exposed(USER_PORT), 'hi', 1000)) === 'ok hi') break
-    if (performance.now() - t0 > 20000) throw new Error(`1.4g: the forward never worked: ${a.stderr()}`)
-    await sleep(200)
-  }
+export type Impl = 'ts' | '1.4g'
+
+/** a line through the user's forward, to the target (`ok hi` back) or the echo service (`hi` back) */
+export const forwardWorks = async (kl: KernelLink, to: 'target' | 'echo' = 'target', ms = 1000): Promise<boolean> =>
+  (await talk(kl.exposed(USER_PORT), 'hi', ms)) === (to === 'target' ? 'ok hi' : 'hi')
+
+/**
+ * autossh (ours or 1.4g) in the client namespace: -M monitor, maybe ssh's
+ * keepalive 10 x 3 (ssh takes the first value of an option: it goes before
+ * the world's ServerAliveInterval=0), the user's forward to the target or the
+ * echo service; resolves once a line goes through the forward
+ */
+export const startAutossh = async (kl: KernelLink, impl: Impl, monitor: string, o: { keepalive?: boolean; to?: 'target' | 'echo' } = {}) => {
+  const to = o.to ?? 'target'
+  const args = ['-M', monitor, '-N', ...(o.keepalive === false ? [] : KEEPALIVE), ...kl.sshOptions, '-L', `${USER_PORT}:127.0.0.1:${to === 'target' ? kl.targetPort : kl.echoPort}`, kl.host]
+  const a: Spawned = kl.spawn(impl === 'ts' ? [process.execPath, CLI, ...args] : [AUTOSSH_14G, ...args], {
+    env: { AUTOSSH_PATH: SSH, AUTOSSH_GATETIME: '0', AUTOSSH_SYSLOG_SOCKET: '/nonexistent/log' },
+  })
+  for (const end = performance.now() + 20000; !(await forwardWorks(kl, to)); await sleep(200))
+    if (performance.now() > end) throw new Error(`${impl}: the forward never worked: ${a.stderr()}`)
   const ssh = childOf(a.child.pid!)
-  if (!ssh) throw new Error('1.4g: no ssh child')
+  if (!ssh) throw new Error(`${impl}: no ssh child`)
   return { a, ssh, upAt: performance.now() }
+}
+
+/** s from t0 until autossh (pid) has an ssh other than `ssh`, or undefined past boundMs; each() every 0.1 s meanwhile */
+export const restartAfter = async (pid: number, ssh: number, t0: number, boundMs: number, each?: (t: number) => void): Promise<number | undefined> => {
+  while (performance.now() - t0 < boundMs) {
+    const t = (performance.now() - t0) / 1000
+    each?.(t)
+    const now = childOf(pid)
+    if (now !== undefined && now !== ssh) return t
+    await sleep(100)
+  }
+  return undefined
 }
 
 interface Trial {
@@ -227,7 +252,7 @@ interface Trial {
 const trial = async (name: string, event: 'cut' | 'move', atS: number, write: boolean): Promise<Trial> => {
   const kl = await makeKernelLink({ expose: [USER_PORT] })
   try {
-    const { a, ssh, upAt } = await start14g(kl)
+    const { a, ssh, upAt } = await startAutossh(kl, '1.4g', '0')
     await sleep(upAt + atS * 1000 - performance.now())
     const t0 = performance.now()
     const smp = sampler(kl, ssh, t0)
@@ -235,16 +260,9 @@ const trial = async (name: string, event: 'cut' | 'move', atS: number, write: bo
     else await kl.changeClientAddress()
     if (write) setTimeout(() => void talk(kl.exposed(USER_PORT), 'user', 3000), 1000)
     const out: Trial = { name, atS, write, samples: smp.samples }
-    while (performance.now() - t0 < RESTART_BOUND_MS) {
-      const t = (performance.now() - t0) / 1000
+    out.restartS = await restartAfter(a.child.pid!, ssh, t0, RESTART_BOUND_MS, t => {
       if (out.sshExitS === undefined && !alive(ssh)) out.sshExitS = t
-      const now = childOf(a.child.pid!)
-      if (now !== undefined && now !== ssh) {
-        out.restartS = t
-        break
-      }
-      await sleep(100)
-    }
+    })
     await smp.stop()
     await stopProcess(a.child)
     return out
@@ -253,17 +271,27 @@ const trial = async (name: string, event: 'cut' | 'move', atS: number, write: bo
   }
 }
 
+/**
+ * bytes through the router's client-side veth, both ways, in ms (a multiple
+ * of 10 s) of a working, idle link under autossh (impl) -M 0 with ssh's
+ * keepalive 10 x 3; from 5 s after the forward's check, whose bytes are the
+ * last before the keepalives: those come at +10, +20, ... s, ms / 10 s of
+ * them inside the window with 5 s to spare at either end, whatever the run
+ */
+export const idleBytes = async (kl: KernelLink, impl: Impl, ms = IDLE_MS) => {
+  const { a, upAt } = await startAutossh(kl, impl, '0')
+  await sleep(upAt + 5000 - performance.now())
+  const b0 = await kl.wireBytes()
+  await sleep(ms)
+  const b1 = await kl.wireBytes()
+  await stopProcess(a.child)
+  return { seconds: ms / 1000, fromClient: b1.fromClient - b0.fromClient, toClient: b1.toClient - b0.toClient }
+}
+
 const idle = async () => {
   const kl = await makeKernelLink({ expose: [USER_PORT] })
   try {
-    const { a } = await start14g(kl)
-    // the forward's own check is done; let its bytes pass
-    await sleep(2000)
-    const b0 = await kl.wireBytes()
-    await sleep(IDLE_MS)
-    const b1 = await kl.wireBytes()
-    await stopProcess(a.child)
-    return { seconds: IDLE_MS / 1000, fromClient: b1.fromClient - b0.fromClient, toClient: b1.toClient - b0.toClient }
+    return await idleBytes(kl, '1.4g')
   } finally {
     await kl.close()
   }
@@ -313,6 +341,8 @@ const slowBulk = async () => {
 }
 
 const main = async () => {
+  process.on('SIGINT', () => process.exit(130))
+  process.on('SIGTERM', () => process.exit(143))
   const why = kernelLinkAvailable()
   if (why !== true) {
     console.log(`skipped: ${why}`)
@@ -347,4 +377,5 @@ const main = async () => {
   console.log(`raw samples: ${file}`)
 }
 
-await main()
+// a script, and a library for bench/kernel.ts
+if (resolve(process.argv[1] ?? '') === fileURLToPath(import.meta.url)) await main()

@@ -8,13 +8,17 @@
 // when ssh's socket is looked for), the worst case of a busy server whose
 // counter moves every second.
 // Usage: node --import tsx bench/tcpwatch-cost.ts [connections=10000]
+// (`npm run bench -- --kernel` gives its two figures: at rest, and a busy server's.)
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import net from 'node:net'
+import { resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { TABLE_SHARE, watchConnection } from '../src/watch/connection.js'
 import { findTcpLine, parseTcpTable } from '../src/watch/tcp-table.js'
+import { tied } from '../test/helpers/tied.js'
 
-const CONNECTIONS = Number(process.argv[2] ?? 10000)
+export const CONNECTIONS = 10000
 const TICK_MS = 1
 const RUN_MS = 5000
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms))
@@ -31,10 +35,8 @@ const cpuWhile = async (ms: number, start: (onTick: () => void) => { close(): vo
 }
 
 /** children holding n established loopback connections to themselves (2n sockets), 2,500 each: the hard limit on open files may be low (20,000 here, and not to be raised) */
-const holders = async (n: number): Promise<ChildProcess[]> => {
-  const out: ChildProcess[] = []
+const holders = async (n: number, out: ChildProcess[]): Promise<void> => {
   for (let i = 0; i < n; i += 2500) out.push(await holder(Math.min(2500, n - i)))
-  return out
 }
 
 const holder = async (n: number): Promise<ChildProcess> => {
@@ -48,7 +50,9 @@ const holder = async (n: number): Promise<ChildProcess> => {
       console.log('ready');
     });`
   // two fds per connection, and some room
-  const c = spawn('sh', ['-c', `ulimit -n ${2 * n + 1000} && exec "$0" -e "$1"`, process.execPath, script], { stdio: ['ignore', 'pipe', 'inherit'] })
+  // tied: killed with this process, however it ends
+  const [file, ...argv] = tied(['sh', '-c', `ulimit -n ${2 * n + 1000} && exec "$0" -e "$1"`, process.execPath, script])
+  const c = spawn(file!, argv, { stdio: ['ignore', 'pipe', 'inherit'] })
   await new Promise<void>((resolve, reject) => {
     c.stdout!.on('data', d => String(d).includes('ready') && resolve())
     c.once('exit', code => reject(new Error(`holder exited ${code}`)))
@@ -61,12 +65,20 @@ const standIn = async (): Promise<{ child: ChildProcess; server: net.Server }> =
   const server = net.createServer(c => c.resume())
   await new Promise<void>(r => server.listen(0, '127.0.0.1', r))
   const port = (server.address() as net.AddressInfo).port
-  const child = spawn(process.execPath, ['-e', `require('net').connect(${port}, '127.0.0.1'); setInterval(() => {}, 1e6)`], { stdio: 'ignore' })
+  const [file, ...argv] = tied([process.execPath, '-e', `require('net').connect(${port}, '127.0.0.1'); setInterval(() => {}, 1e6)`])
+  const child = spawn(file!, argv, { stdio: 'ignore' })
   await new Promise(r => server.once('connection', r))
   return { child, server }
 }
 
-const measure = async (label: string) => {
+/** the watch's CPU with this table: a look at rest, per hour at 1 a second; a busy server's (the counter moving every second), per hour */
+export interface WatchCost {
+  sockets: number
+  restCpuSPerHour: number
+  busyCpuSPerHour: number
+}
+
+const measure = async (label: string, print: boolean): Promise<WatchCost> => {
   const { child, server } = await standIn()
   try {
     const pid = child.pid!
@@ -102,24 +114,33 @@ const measure = async (label: string) => {
     const f0 = process.cpuUsage()
     parseTcpTable(readFileSync(`/proc/${pid}/net/tcp`, 'latin1'), new Set([1]))
     const f = process.cpuUsage(f0)
-    console.log(
+    const busyEveryS = Math.max(1000, tableMs * TABLE_SHARE) / 1000
+    const cost = { sockets: lines, restCpuSPerHour: (perLookUs * 3600) / 1e6, busyCpuSPerHour: ((3600 / busyEveryS) * tableMs) / 1000 }
+    if (print) console.log(
       `${label}: ${lines} sockets in the table (${(table.length / 1024).toFixed(0)} KB)\n` +
         `  one look at rest (RetransSegs read, unchanged): ${perLookUs.toFixed(1)} us CPU; at 1 a second: ${((perLookUs * 3600) / 1e6).toFixed(2)} CPU-s an hour\n` +
         `  one read of the table for ssh's line: ${tableMs.toFixed(2)} ms CPU; were it read every second: ${((tableMs * 3600) / 1000).toFixed(1)} CPU-s an hour\n` +
-        `  a busy server (the counter moving every second): read every ${(Math.max(1000, tableMs * TABLE_SHARE) / 1000).toFixed(1)} s, ${((3600 / Math.max(1, (tableMs * TABLE_SHARE) / 1000)) * tableMs / 1000).toFixed(1)} CPU-s an hour\n` +
+        `  a busy server (the counter moving every second): read every ${busyEveryS.toFixed(1)} s, ${cost.busyCpuSPerHour.toFixed(1)} CPU-s an hour\n` +
         `  looking for ssh's socket (whole table, by inode): ${((f.user + f.system) / 1000).toFixed(2)} ms CPU`,
     )
     void found
+    return cost
   } finally {
     child.kill('SIGKILL')
     server.close()
   }
 }
 
-await measure('quiet machine')
-const held = await holders(CONNECTIONS)
-try {
-  await measure(`${CONNECTIONS} established loopback connections`)
-} finally {
-  held.forEach(h => h.kill('SIGKILL'))
+/** on this machine as it is, then with `connections` established loopback connections open (about 40 s) */
+export const watchCost = async (connections = CONNECTIONS, print = false): Promise<{ quiet: WatchCost; loaded: WatchCost }> => {
+  const quiet = await measure('quiet machine', print)
+  const held: ChildProcess[] = []
+  try {
+    await holders(connections, held)
+    return { quiet, loaded: await measure(`${connections} established loopback connections`, print) }
+  } finally {
+    held.forEach(h => h.kill('SIGKILL'))
+  }
 }
+
+if (resolve(process.argv[1] ?? '') === fileURLToPath(import.meta.url)) await watchCost(Number(process.argv[2] ?? CONNECTIONS), true)

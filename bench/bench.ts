@@ -3,18 +3,19 @@
 // (test/world): how fast the tunnel comes up, how fast a silent cut is found
 // and the stuck ssh killed, how fast the forward is back once the network
 // is, what idle monitoring costs on the wire, in memory and in CPU, and how
-// long it takes to exec ssh; then whether a slow but working line is left
+// long it takes to exec ssh (bench/startup.ts: 15 runs of each, beside 1.4g); then whether a slow but working line is left
 // alone (bench/slow.ts), and how a fleet comes back after its server's outage
 // (bench/herd.ts). A benchmark, not a test: it prints figures and the targets
 // to hold them to, it does not judge.
 //
 //   npm run bench                  the table, the slow line, the herd simulated (about 4 minutes)
-//   npm run -s bench -- --json     the same figures as JSON: { rows, slow, herd, long } (-s: no npm banner on stdout)
+//   npm run -s bench -- --json     the same figures as JSON: { rows, startup, slow, herd, long } (-s: no npm banner on stdout)
 //   npm run bench -- --long        all that, then 10,000 probes in-process
 //                                  against a real tunnel, watching for growth
 //   npm run bench -- --long-only   only the long run
 //   npm run bench -- --slow        only the slow line (about 70 s)
 //   npm run bench -- --herd        only the herd: simulated, and real processes (about 3 minutes)
+//   npm run bench -- --startup     only exec→ssh, ours and 1.4g's (about 20 s)
 //
 // The only-options combine. Progress goes to stderr; stdout has only the results.
 import { existsSync } from 'node:fs'
@@ -25,18 +26,20 @@ import { AUTOSSH_14G, emptyRow, POLL_S, runContender, type Contender, type Row }
 import { herdTable, REAL_OUTAGE_S, runRealHerd, simulateAll, SIM_OUTAGES_S, type HerdRow } from './herd.js'
 import { PROBES, runLong, type LongRow } from './long.js'
 import { runSlowAll, slowTable, type SlowRow } from './slow.js'
+import { runStartup, STARTUP_RUNS, type StartupRow } from './startup.js'
 
 const args = process.argv.slice(2)
-const known = ['--json', '--long', '--long-only', '--slow', '--herd']
+const known = ['--json', '--long', '--long-only', '--slow', '--herd', '--startup']
 const unknown = args.filter(a => !known.includes(a))
 if (unknown.length > 0) {
   process.stderr.write(`bench: unknown argument ${unknown.join(' ')} (known: ${known.join(' ')})\n`)
   process.exit(2)
 }
 const json = args.includes('--json')
-const only = ['--long-only', '--slow', '--herd'].some(a => args.includes(a))
+const only = ['--long-only', '--slow', '--herd', '--startup'].some(a => args.includes(a))
 const long = args.includes('--long-only') || (!only && args.includes('--long'))
 const runTable = !only
+const runStartupTable = !only || args.includes('--startup')
 const runSlow = !only || args.includes('--slow')
 const runHerdSim = !only || args.includes('--herd')
 const runHerdReal = args.includes('--herd')
@@ -102,6 +105,17 @@ const targets = (rows: Row[]): string[] => {
   ]
 }
 
+const spread = ([median, q1, q3]: [number, number, number]) => `${median} (${q1}–${q3})`
+const startupTable = (rows: StartupRow[]): string[] => [
+  table(
+    ['exec→ssh', 'contender', 'runs', 'exec→ssh ms', 'CPU ms until then'],
+    rows.map(r => [r.case, r.contender, String(r.runs), spread(r.execToSshMs), spread(r.cpuMs)]),
+  ),
+  'medians (middle half); a compiled stand-in ssh, so that autossh-ts reads ssh -G as it would the real one. ' +
+    '-M 0: no monitor, no syslog, no systemd; service: pair mode, a syslog socket and NOTIFY_SOCKET. ' +
+    'CPU: the supervisor\'s, all its threads, from its exec to ssh\'s',
+]
+
 const snap = (s: LongRow['start']) => `${s.rssMB}/${s.heapMB}/${s.fds}`
 const longTable = (rows: LongRow[]): string =>
   table(
@@ -131,6 +145,15 @@ const main = async () => {
       if (row.error) progress(`${c.name}: failed: ${row.error}`)
       rows.push(row)
     }
+  }
+
+  const startupRows: StartupRow[] = []
+  if (runStartupTable) {
+    if (isStopping()) return
+    progress(`exec→ssh: ${STARTUP_RUNS} runs of each, ours and 1.4g's taking turns`)
+    const got = await runStartup(progress)
+    if (typeof got === 'string') notes.push(got)
+    else startupRows.push(...got)
   }
 
   const slowRows: SlowRow[] = []
@@ -177,7 +200,7 @@ const main = async () => {
 
   const total = elapsed()
   if (json) {
-    process.stdout.write(JSON.stringify({ rows, slow: slowRows, herd: herdRows, long: longRows }, null, 2) + '\n')
+    process.stdout.write(JSON.stringify({ rows, startup: startupRows, slow: slowRows, herd: herdRows, long: longRows }, null, 2) + '\n')
     process.stderr.write(`total ${total}\n`)
     return
   }
@@ -185,6 +208,10 @@ const main = async () => {
   if (rows.length > 0) {
     out.push(rowsTable(rows), '', ...targets(rows))
     for (const r of rows) if (r.error) out.push(`${r.contender}: ${r.error}`)
+  }
+  if (startupRows.length > 0) {
+    if (out.length > 0) out.push('')
+    out.push(...startupTable(startupRows))
   }
   if (slowRows.length > 0) {
     if (out.length > 0) out.push('')

@@ -78,6 +78,8 @@ export const syslogTarget = (socket: string, o: SyslogOptions = {}): Target => {
   /** the logger whose stdin we wait to drain */
   let draining: ChildProcess | undefined
   let closing = false
+  /** the first logger is started on the next turn of the event loop: what is being started meanwhile (ssh) goes first */
+  let first: NodeJS.Immediate | undefined
 
   const keep = (l: Line) => {
     let i = queue.findIndex(q => q.seq > l.seq)
@@ -94,6 +96,7 @@ export const syslogTarget = (socket: string, o: SyslogOptions = {}): Target => {
   }
 
   const start = (): ChildProcess => {
+    clearImmediate(first)
     started = now()
     const args = ['--id=' + process.pid, '-t', 'autossh', '--prio-prefix', '-u', socket]
     const [file, argv] = tie ? [SETPRIV, ['--pdeathsig', 'KILL', '--', program, ...args]] : [program, args]
@@ -155,13 +158,16 @@ export const syslogTarget = (socket: string, o: SyslogOptions = {}): Target => {
       // looked for at every line, as syslog(3) does (a stat: log lines are rare)
       if (!syslogAvailable(socket)) return fallback(message)
       keep({ seq: seq++, level, message })
-      pump()
+      // a full queue does not wait for it (it would drop the oldest)
+      if (last === undefined && queue.length < queueMax) first ??= setImmediate(() => ((first = undefined), pump()))
+      else pump()
       return false
     },
     close() {
       if (closing) return
       closing = true
       clearTimeout(timer)
+      clearImmediate(first)
       // what still waits goes out now, to one more logger if need be
       if (syslogAvailable(socket)) pump()
       else for (const l of queue.splice(0)) fallback(l.message)

@@ -8,6 +8,7 @@ import { strerror } from '../os/strerror.js'
 import { newNonce, probeLine } from './line.js'
 import { hostPort, MONITOR_HOST } from './host.js'
 import { tracer } from '../os/trace.js'
+import { splitLines } from '../os/lines.js'
 
 const trace = tracer('autossh:probe')
 
@@ -58,20 +59,13 @@ interface Sent {
   lane: Lane
 }
 
-/** reads \n-terminated lines from a socket, at most MAX_LINE bytes each */
+/**
+ * reads \n-terminated lines from a socket, each with its end, as they came;
+ * more than MAX_LINE bytes without a newline is tooLong
+ */
 const onLines = (sock: net.Socket, each: (line: string) => void, tooLong: () => void): void => {
-  let buf = ''
-  sock.setEncoding('latin1')
-  sock.on('data', (chunk: string) => {
-    buf += chunk
-    let nl: number
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl + 1)
-      buf = buf.slice(nl + 1)
-      each(line)
-    }
-    if (buf.length > MAX_LINE) tooLong()
-  })
+  const lines = splitLines(each, { encoding: 'latin1', maxLength: MAX_LINE, overLong: tooLong, keepEnd: true })
+  sock.on('data', (chunk: Buffer) => lines.push(chunk))
 }
 
 export class Monitor {

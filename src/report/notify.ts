@@ -81,6 +81,8 @@ export const createNotifier = (env: Env, o: NotifierOptions = {}): Notifier | un
   let ended: Promise<void> = Promise.resolve()
   let startedAt = -Infinity
   let timer: NodeJS.Timeout | undefined
+  /** the first sender is started on the next turn of the event loop: what is being started meanwhile (ssh) goes first */
+  let first: NodeJS.Immediate | undefined
   let closed = false
   /** written to the sender, not yet answered: sent again by its successor if it dies */
   let inflight: string[] = []
@@ -94,6 +96,7 @@ export const createNotifier = (env: Env, o: NotifierOptions = {}): Notifier | un
   }
 
   const start = () => {
+    clearImmediate(first)
     startedAt = now()
     let c: ChildProcess
     try {
@@ -148,6 +151,8 @@ export const createNotifier = (env: Env, o: NotifierOptions = {}): Notifier | un
       )
       queue = queue.slice(-MAX_PENDING)
       if (child) flush()
+      // a full queue does not wait for it (it would drop the oldest)
+      else if (startedAt === -Infinity && queue.length < MAX_PENDING) first ??= setImmediate(() => ((first = undefined), start()))
       else if (now() - startedAt >= RESTART_MS) start()
       else schedule()
     },
@@ -155,6 +160,7 @@ export const createNotifier = (env: Env, o: NotifierOptions = {}): Notifier | un
       if (closed) return ended
       closed = true
       clearTimeout(timer)
+      clearImmediate(first)
       // one last sender for what is still pending (STOPPING=1), whatever the pace
       if (!child && queue.length) start()
       const c = child

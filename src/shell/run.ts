@@ -81,7 +81,8 @@ export const run = (o: RunOptions): Promise<0 | 1> =>
     const onSignal = (signal: Signal) => dispatch({ type: 'signal', signal, number: constants.signals[signal] })
     for (const s of SIGNALS) process.on(s, onSignal)
     const world: World = { sshPid: () => child?.pid }
-    const opened = o.sources.map(source => source(dispatch, world))
+    /** the sources, once ssh has been started (they are not what ssh needs first) */
+    let opened: { close(): void }[] = []
     // healthy: the event loop turns (this interval fires) and the probes go on: a poll
     // due long ago whose probe never ended means the loop is stuck
     let pollDue: number | undefined
@@ -207,4 +208,7 @@ export const run = (o: RunOptions): Promise<0 | 1> =>
     // signals that came during start-up, before the handlers above, come first
     for (const s of takeEarlySignals()) onSignal(s)
     dispatch({ type: 'begin' })
+    // ssh is on its way (begin starts it at once): what the world does is watched from
+    // now on, so that starting the watchers (ip monitor) does not hold ssh up
+    if (state.phase.name !== 'done') opened = o.sources.map(source => source(dispatch, world))
   })

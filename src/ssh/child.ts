@@ -5,6 +5,7 @@ import { constants as os } from 'node:os'
 import { join } from 'node:path'
 import { spawn } from 'node:child_process'
 import type { SshExit } from '../machine/verdict.js'
+import { splitLines } from '../os/lines.js'
 
 export const SETPRIV = '/usr/bin/setpriv'
 /** how long ssh has to leave after SIGTERM before SIGKILL */
@@ -44,25 +45,19 @@ const MAX_LINE = 4096
 
 /**
  * ssh's stderr goes on to ours unchanged, byte for byte, as it is written;
- * each line is also handed to onLine. Resolves at its end. (Exported, with
- * `write`, for a test that hands it chunks of its choosing.)
+ * each line is also handed to onLine (a long line's tail, where ssh's words
+ * are, also when the whole line came in one chunk). Resolves at its end.
+ * (Exported, with `write`, for a test that hands it chunks of its choosing.)
  */
 export const passThrough = (from: Readable, onLine: (line: string) => void, write = writeRaw): Promise<void> => {
-  let buf = ''
+  const lines = splitLines(onLine, { encoding: 'latin1', maxLength: MAX_LINE, overLong: 'tail' })
   from.on('data', (chunk: Buffer) => {
     write(chunk)
-    buf += chunk.toString('latin1')
-    let nl: number
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      // its tail, where ssh's words are, also when the whole line came in one chunk
-      onLine(buf.slice(0, nl).replace(/\r$/, '').slice(-MAX_LINE))
-      buf = buf.slice(nl + 1)
-    }
-    if (buf.length > MAX_LINE) buf = buf.slice(-MAX_LINE)
+    lines.push(chunk)
   })
   return new Promise(resolve => {
     from.once('close', () => {
-      if (buf !== '') onLine(buf)
+      lines.end()
       resolve()
     })
   })

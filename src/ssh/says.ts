@@ -3,7 +3,6 @@
 // verdict with the port or host it names, and the plain words autossh logs.
 // Pure: a line in, a verdict out. The wording is taken from the sources and
 // from the real programs (test/ssh-says.ts records both).
-import { StringDecoder } from 'node:string_decoder'
 import { escapeControls } from '../log/escape.js'
 
 export type SshSaid =
@@ -270,55 +269,6 @@ export const about = (s: SshSaid): string => {
 export const isNewAbout = (heard: Iterable<string>, key: string): boolean => {
   for (const h of heard) if (h === key || (key.endsWith(':') && h.startsWith(key))) return false
   return true
-}
-
-export interface LineSplitter {
-  /** feed bytes (or text) as they come */
-  push(chunk: Buffer | string): void
-  /** the stream ended: a last line without a newline is given too */
-  end(): void
-}
-
-/** lines longer than this are cut: ssh's own lines are shorter than 1 kB */
-export const MAX_LINE = 2048
-
-/**
- * Split a byte stream into lines for onLine, without the newline and a \r
- * before it. Memory stays bounded: a line longer than maxLength is given cut
- * to maxLength, and the rest of it until the next newline is dropped.
- */
-export const splitLines = (onLine: (line: string) => void, maxLength = MAX_LINE): LineSplitter => {
-  const decoder = new StringDecoder('utf8')
-  let buf = ''
-  let skipping = false
-  const emit = (line: string) => onLine((line.endsWith('\r') ? line.slice(0, -1) : line).slice(0, maxLength))
-  const take = (text: string) => {
-    let from = 0
-    for (;;) {
-      const nl = text.indexOf('\n', from)
-      if (nl < 0) break
-      if (!skipping) emit(buf + text.slice(from, nl))
-      buf = ''
-      skipping = false
-      from = nl + 1
-    }
-    if (skipping) return
-    buf += text.slice(from)
-    if (buf.length > maxLength) {
-      emit(buf.slice(0, maxLength))
-      buf = ''
-      skipping = true
-    }
-  }
-  return {
-    push: chunk => take(typeof chunk === 'string' ? chunk : decoder.write(chunk)),
-    end() {
-      take(decoder.end())
-      if (buf !== '' && !skipping) emit(buf)
-      buf = ''
-      skipping = false
-    },
-  }
 }
 
 /** a line as the supervise machine hears it: recognised, in plain words, with what it is about */

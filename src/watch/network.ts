@@ -13,7 +13,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { findExecutable, SETPRIV } from '../ssh/child.js'
-import { splitLines } from '../ssh/says.js'
+import { splitLines } from '../os/lines.js'
 import { tracer } from '../os/trace.js'
 
 const trace = tracer('autossh:netwatch')

@@ -47,6 +47,18 @@ t.test('a fatal error reaches stderr as well as syslog', { skip: needs('python3'
   t.match(r.lines()[0], /^<11>.* autossh\[\d+\]: invalid poll time "x"$/)
 })
 
+t.test('the first logger starts on the next turn: what is started along with the first line (ssh) goes first', async t => {
+  const sock = join(shortDir(t), 's')
+  const r = await receiver(t, sock)
+  const log = syslogTarget(sock, { tie: false })
+  t.teardown(() => log.close())
+  log.write(LOG_INFO, 'one')
+  log.write(LOG_INFO, 'two')
+  t.same(children(process.pid).filter(c => c.comm === 'logger'), [], 'not in the turn of the first line')
+  await waitFor(() => r.lines().length >= 2, 5000, 'both lines')
+  t.same(r.lines().map(message), ['14 one', '14 two'], 'then the lines, in order')
+})
+
 t.test('no syslog socket: stderr', async t => {
   t.notOk(syslogAvailable('/nonexistent/log'))
   t.notOk(syslogAvailable('/etc/hostname'), 'a file is not a socket')

@@ -75,6 +75,18 @@ t.test('datagrams arrive whole and in order, from the sender child', { skip: nee
   t.equal(r.messages().length, 3, 'nothing after close')
 })
 
+t.test('the first sender starts on the next turn: what is started along with the first message (ssh) goes first', async t => {
+  const r = await receiver(t)
+  const n = notifier(t, { NOTIFY_SOCKET: r.socket })
+  n.send({ STATUS: 'one' })
+  n.send({ STATUS: 'two' })
+  t.equal(n.pid, undefined, 'not in the turn of the first message')
+  await new Promise(resolve => setImmediate(resolve))
+  t.ok(n.pid, 'on the next')
+  await waitFor(() => r.messages().length === 2, 5000, 'both datagrams')
+  t.same(datagrams(r), ['STATUS=one', 'STATUS=two'])
+})
+
 t.test('without setpriv: the sender is perl itself, and works the same', { skip: needs('python3', 'perl') }, async t => {
   const r = await receiver(t)
   const n = createNotifier({ NOTIFY_SOCKET: r.socket }, { tie: false })!

@@ -180,6 +180,36 @@ t.test('poll 10 s: a silent cut right after a passed probe gets ssh killed after
   t.equal(await r.done, 1)
 })
 
+t.test('the world is watched once ssh is on its way; told to exit before that, it is not watched at all', async t => {
+  const said: string[] = []
+  const log = new Logger({ name: 'file', write: (_level, message) => {
+      said.push(message)
+      return false
+    }, close: () => {} }, 7, false)
+  const plan = { maxStart: -1, gateTime: 0, pollTime: 600, firstPollTime: 600, maxLifetime: 0, monitoring: false, netTimeoutMs: 300 }
+  // a SIGTERM before the loop exists (early.ts records it): the loop ends at once, ssh never starts
+  process.emit('SIGTERM', 'SIGTERM')
+  let opened = 0
+  const source = () => {
+    opened++
+    return { close: () => {} }
+  }
+  t.equal(await run({ plan, sshPath: '/bin/sleep', sshArgs: ['1000'], log, sources: [source] }), 1)
+  t.equal(opened, 0, 'no watcher started')
+  let seen: string[] = []
+  let closed = false
+  const watcher = () => {
+    seen = [...said]
+    return { close: () => void (closed = true) }
+  }
+  const ended = run({ plan, sshPath: '/bin/sleep', sshArgs: ['1000'], log, sources: [watcher] })
+  t.ok(seen.some(m => m.includes('starting ssh (count 1)')), 'opened after ssh was started')
+  await waitFor(() => said.some(m => m.includes('ssh child pid is')), 10000, 'ssh to start')
+  process.emit('SIGTERM', 'SIGTERM')
+  t.equal(await ended, 1)
+  t.ok(closed, 'and closed on the way out')
+})
+
 // In-process: a probe that never ends stands for a stuck loop. The poll is due at
 // 0.2 s; its probe may take the net timeout (0.3 s) and 5 s of slack, then the
 // loop counts as stuck and WATCHDOG=1 is no longer sent (systemd restarts autossh).

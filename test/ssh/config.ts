@@ -25,7 +25,8 @@ import {
   type EffectiveConfig,
 } from '../../src/ssh/config.js'
 import { showEnd, type ForwardSpec } from '../../src/ssh/forward-spec.js'
-import { classify, splitLines, type SshSaid } from '../../src/ssh/says.js'
+import { classify, type SshSaid } from '../../src/ssh/says.js'
+import { splitLines } from '../../src/os/lines.js'
 import { freePort, makeWorld, own, stopProcess, talk, worldSkip } from '../world/index.js'
 import { needs } from '../helpers/needs.js'
 

@@ -10,7 +10,8 @@ import net from 'node:net'
 import { userInfo } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { about, classify, hear, isNewAbout, MAX_LINE, plainWords, splitLines, type SshSaid } from '../../src/ssh/says.js'
+import { about, classify, hear, isNewAbout, plainWords, type SshSaid } from '../../src/ssh/says.js'
+import { splitLines } from '../../src/os/lines.js'
 import { needs, path as where, which } from '../helpers/needs.js'
 import { freePort, makeWorld, netnsSkip, worldSkip, type World } from '../world/index.js'
 import { initialState, step, type Event, type Plan } from '../../src/machine/supervise.js'
@@ -169,40 +170,6 @@ t.test('about and isNewAbout: one line per thing, per forward port', async t => 
   t.equal(news({ kind: 'forward-connect-failed', host: 'h', port: 1 }), true)
   t.equal(news({ kind: 'forward-connect-failed', host: 'h', port: 1 }), false)
   t.equal(news({ kind: 'forward-connect-failed', host: 'x', reason: 'r' }), true)
-})
-
-t.test('splitLines', async t => {
-  const lines: string[] = []
-  const s = splitLines(l => lines.push(l), 8)
-  s.push('one\r\ntw')
-  s.push(Buffer.from('o\nthree'))
-  t.same(lines, ['one', 'two'], 'a line waits for its newline; \\r\\n and \\n both end one')
-  s.push('\n\n')
-  t.same(lines, ['one', 'two', 'three', ''], 'empty lines are lines')
-  s.push('0123456789abcdef')
-  t.same(lines.at(-1), '01234567', 'a long line is cut at the bound')
-  s.push('ghij\nafter\n')
-  t.same(lines.slice(-2), ['01234567', 'after'], 'and the rest of it dropped')
-  s.push('0123456789\nx')
-  t.same(lines.slice(-1), ['01234567'], 'cut also when its newline comes in the same chunk')
-  s.push(Buffer.from([0xc3]))
-  s.push(Buffer.from([0xa9, 0x0a]))
-  t.same(lines.at(-1), 'xé', 'a character split across chunks is whole')
-  s.push('last')
-  s.end()
-  t.same(lines.at(-1), 'last', 'the end gives a last line without newline')
-  const n = lines.length
-  s.end()
-  t.equal(lines.length, n, 'nothing more after the end')
-  const cut: string[] = []
-  const c = splitLines(l => cut.push(l), 4)
-  c.push('abcdefgh')
-  c.end()
-  t.same(cut, ['abcd'], 'a cut line at the end is not given twice')
-  const d: string[] = []
-  const dflt = splitLines(l => d.push(l))
-  dflt.push('x'.repeat(MAX_LINE + 10) + '\n')
-  t.equal(d[0]!.length, MAX_LINE)
 })
 
 // ---- the real programs ----------------------------------------------------

@@ -3,40 +3,13 @@
 // monitor and restarts ssh without one (-M 0); each said once per outage;
 // events about an ssh that is no longer the one running change nothing.
 import t from 'tap'
-import { initialState, step, type Action, type Event, type Plan, type State } from '../../src/machine/supervise.js'
+import { initialState, type Event, type Plan, type State } from '../../src/machine/supervise.js'
+import { drive as driveMachine, type Driven } from '../helpers/machine.js'
 
 const monitored: Plan = { maxStart: -1, gateTime: 30, pollTime: 600, firstPollTime: 60, maxLifetime: 0, monitoring: true, netTimeoutMs: 15000 }
 const bare: Plan = { ...monitored, monitoring: false }
 
-const show = (a: Action): string => {
-  switch (a.type) {
-    case 'log':
-      return `log${a.level} ${a.message}`
-    case 'arm':
-      return `arm ${a.timer} ${a.ms}`
-    case 'disarm':
-      return `disarm ${a.timer}`
-    case 'probe':
-      return `probe ${a.deadlines.join('+')}${a.quiet ? ' quiet' : ''}`
-    case 'status':
-      return `status ${a.state}${a.reason ? ` ${a.reason}` : ''}`
-    case 'trace':
-      return `trace ${a.message}`
-    default:
-      return a.type
-  }
-}
-
-const drive = (events: [number, Event][], plan: Plan, from: State = initialState()): { state: State; out: string[] } => {
-  let s = from
-  const out: string[] = []
-  for (const [at, e] of events) {
-    const [next, actions] = step(s, e, at * 1000, plan, () => 0.5)
-    s = next
-    out.push(...actions.map(show))
-  }
-  return { state: s, out }
-}
+const drive = (events: [number, Event][], plan: Plan, from: State | Driven = initialState()): Driven => driveMachine(events, plan, from, { telling: true })
 
 const spawned = (pid: number): Event => ({ type: 'spawned', pid })
 const dead = (pid = 42): Event => ({ type: 'link-dead', why: 'address-gone', pid, address: '10.201.1.1', remote: '10.202.0.1:22' })

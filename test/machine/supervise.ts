@@ -1,63 +1,14 @@
 import t from 'tap'
 import { initialState, step, type Action, type Event, type Plan, type State } from '../../src/machine/supervise.js'
+import { drive as driveMachine, type Driven } from '../helpers/machine.js'
 import type { Said } from '../../src/ssh/says.js'
 import { modelForwards } from '../../src/machine/forwards.js'
 import { parseForwardArg } from '../../src/ssh/forward-spec.js'
 
 const plan: Plan = { maxStart: -1, gateTime: 30, pollTime: 600, firstPollTime: 60, maxLifetime: 0, monitoring: true, netTimeoutMs: 15000 }
 
-/** the actions that only tell (status, traces), left out where a test is about what is done */
-const TELLING = new Set(['status', 'record-probe', 'trace'])
-
-interface Driven {
-  state: State
-  out: string[]
-  /** the timers armed and neither disarmed nor fired */
-  armed: Set<string>
-}
-
-/** the timer whose firing an event is */
-const FIRED: Partial<Record<Event['type'], string>> = { waited: 'wait', poll: 'poll', lifetime: 'lifetime', early: 'early', settled: 'settle' }
-
-/**
- * feed events at given times (seconds); collect the actions, logs as text.
- * Throughout: the machine never exits with a timer still armed (it would
- * fire into an exited run, or hold the process up)
- */
-const drive = (events: [number, Event][], p: Plan = plan, from: State | Driven = initialState()): Driven => {
-  let s = 'phase' in from ? from : from.state
-  const armed = new Set('phase' in from ? [] : from.armed)
-  const out: string[] = []
-  for (const [at, e] of events) {
-    const [next, actions] = step(s, e, at * 1000, p, () => 0.5)
-    s = next
-    if (FIRED[e.type]) armed.delete(FIRED[e.type]!)
-    for (const a of actions) {
-      if (a.type === 'arm') armed.add(a.timer)
-      if (a.type === 'disarm') armed.delete(a.timer)
-      if (a.type === 'exit' && armed.size) throw new Error(`exits with timers armed: ${[...armed].join(', ')}`)
-    }
-    out.push(...actions.filter(a => !TELLING.has(a.type)).map(show))
-  }
-  return { state: s, out, armed }
-}
-
-const show = (a: Action): string => {
-  switch (a.type) {
-    case 'log':
-      return `log${a.level} ${a.message}`
-    case 'arm':
-      return `arm ${a.timer} ${a.ms}`
-    case 'disarm':
-      return `disarm ${a.timer}`
-    case 'exit':
-      return `exit ${a.status}`
-    case 'probe':
-      return `probe ${a.deadlines.join('+')}${a.quiet ? ' quiet' : ''}`
-    default:
-      return a.type
-  }
-}
+/** the machine driven from a state, or from where an earlier drive ended */
+const drive = (events: [number, Event][], p: Plan = plan, from: State | Driven = initialState()): Driven => driveMachine(events, p, from)
 
 const begin: Event = { type: 'begin' }
 const spawned: Event = { type: 'spawned', pid: 42 }

@@ -27,9 +27,11 @@ import {
   argvForwards,
   commandLineForwards,
   isCompiled,
+  keepaliveWarning,
   monitorHostFor,
   noMultiplexArgs,
   readEffectiveConfig,
+  sharingNote,
   usesMultiplexing,
   warnNoKeepalive,
   type ConfigRead,
@@ -205,12 +207,9 @@ const learnSsh = async ({ settings, line }: Input, monitorOff: boolean, io: Io, 
     // a master in the background would hold the forwards, and ssh would exit 0: nothing left to watch
     plan.first = noMultiplexArgs()
     plan.drop = 'S'
-    if (before?.drop !== 'S') io.log.log(LOG_INFO, `ssh's configuration shares connections (ControlMaster ${config.controlMaster}${config.controlPersist ? ', ControlPersist' : ''}): autossh's ssh keeps a connection of its own (ControlMaster=no, ControlPath=none)`)
+    if (before?.drop !== 'S') io.log.log(LOG_INFO, sharingNote(config))
   }
-  if (config && warnNoKeepalive(config, monitorOff) && before === undefined) {
-    const how = flavor === 'dropbear' ? 'dbclient -K' : 'ServerAliveInterval'
-    io.log.log(LOG_WARNING, `monitoring is off and ssh has no keepalive (${how}): a dead connection may go unnoticed`)
-  }
+  if (config && warnNoKeepalive(config, monitorOff) && before === undefined) io.log.log(LOG_WARNING, keepaliveWarning(flavor))
   return plan
 }
 

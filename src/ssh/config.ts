@@ -250,6 +250,14 @@ export const usesMultiplexing = (c: EffectiveConfig): boolean => c.controlPath !
  */
 export const noMultiplexArgs = (): string[] => ['-o', 'ControlMaster=no', '-o', 'ControlPath=none']
 
+/** the info line when autossh turns the config's connection sharing off for its ssh */
+export const sharingNote = (c: EffectiveConfig): string =>
+  `ssh's configuration shares connections (ControlMaster ${c.controlMaster}${c.controlPersist ? ', ControlPersist' : ''}): autossh's ssh keeps a connection of its own (ControlMaster=no, ControlPath=none)`
+
+/** the warning for -M 0 without a keepalive, in the words of the ssh it is */
+export const keepaliveWarning = (flavor: Flavor): string =>
+  `monitoring is off and ssh has no keepalive (${flavor === 'dropbear' ? 'dbclient -K' : 'ServerAliveInterval'}): a dead connection may go unnoticed`
+
 /** -M 0 with no keepalive of ssh's own: a dead connection may go unnoticed (warn once at start) */
 export const warnNoKeepalive = (c: EffectiveConfig, monitorOff: boolean): boolean => monitorOff && c.serverAliveInterval === 0
 

@@ -13,6 +13,8 @@ import { getopt } from '../../src/options/getopt.js'
 import { optionString } from '../../src/ssh/flavor.js'
 import {
   isCompiled,
+  keepaliveWarning,
+  sharingNote,
   argvForwards,
   commandLineForwards,
   fromDbclientArgs,
@@ -367,4 +369,12 @@ t.test('isCompiled: ssh itself is asked for its configuration, a wrapper script 
   t.equal(isCompiled(join(dir, 'wrapper')), false, 'a script')
   t.equal(isCompiled(join(dir, 'short')), false, 'too short to say')
   t.equal(isCompiled(join(dir, 'missing')), false, 'not there')
+})
+
+t.test('the lines autossh logs of the configuration', async t => {
+  const c = parseSshG('hostname h\ncontrolmaster auto\ncontrolpath /tmp/%C\ncontrolpersist no\n')
+  t.equal(sharingNote(c), "ssh's configuration shares connections (ControlMaster auto): autossh's ssh keeps a connection of its own (ControlMaster=no, ControlPath=none)")
+  t.equal(sharingNote({ ...c, controlPersist: true }), "ssh's configuration shares connections (ControlMaster auto, ControlPersist): autossh's ssh keeps a connection of its own (ControlMaster=no, ControlPath=none)")
+  t.equal(keepaliveWarning('openssh'), 'monitoring is off and ssh has no keepalive (ServerAliveInterval): a dead connection may go unnoticed')
+  t.equal(keepaliveWarning('dropbear'), 'monitoring is off and ssh has no keepalive (dbclient -K): a dead connection may go unnoticed')
 })

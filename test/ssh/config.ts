@@ -5,7 +5,8 @@
 // RECORD_SSH_G=1 writes what the installed ssh says into the fixture.
 import t, { type Test } from 'tap'
 import { spawn, spawnSync } from 'node:child_process'
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import net from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -291,7 +292,10 @@ t.test('on a real sshd', { skip: worldSkip() }, async t => {
 
   await t.test('multiplexing: a master in the background, or ssh holding its own', async t => {
     const muxConfig = join(dir, 'mux_config')
-    const socket = join(dir, 'cm')
+    // a unix socket: under the system's temporary directory, not the checkout (107 bytes at most)
+    const sockets = mkdtempSync(join(tmpdir(), 'cm-'))
+    t.teardown(() => rmSync(sockets, { recursive: true, force: true }))
+    const socket = join(sockets, 'cm')
     writeFileSync(muxConfig, `Host *\n  ControlMaster auto\n  ControlPath ${socket}\n  ControlPersist 10m\n`)
     const base = sshArgv(w, muxConfig)
     const port = await freePort()

@@ -2,7 +2,7 @@
 import { resolve } from 'node:path'
 import type { Server } from 'node:net'
 import { ipv6Only, readCommandLine, sshArgs, type CommandLine } from './options/args.js'
-import { detach, READY, report, takeReadyFd } from './os/daemon.js'
+import { detach, READY, report, takeReadyFd, TOLD_TO_EXIT } from './os/daemon.js'
 import { takeEarlySignals } from './early.js'
 import { LOG_DEBUG, LOG_INFO, LOG_WARNING } from './log/levels.js'
 import { Logger } from './log/logger.js'
@@ -15,6 +15,7 @@ import { forwards, parseMonitorSpec, type MonitorSpec } from './monitor/spec.js'
 import { removePidFile, writePidFile } from './os/pidfile.js'
 import { chooseMonitorPort, NO_FREE_PORT } from './monitor/port-pick.js'
 import { run, type EventSource } from './shell/run.js'
+import type { Signal } from './machine/supervise.js'
 import { createReporter, type Reporter } from './report/report.js'
 import { watchNetwork } from './watch/network.js'
 import { watchResume } from './watch/resume.js'
@@ -157,10 +158,17 @@ const goBackground = async ({ settings }: Input, io: Io): Promise<number> => {
   // told to exit while starting (signals on their way arrive first): as 1.4g killed
   // before its fork, no background copy
   await new Promise(resolve => setImmediate(resolve))
-  if (takeEarlySignals().some(s => s !== 'SIGHUP' && s !== 'SIGUSR1')) return 1
+  const exits: Signal[] = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGABRT']
+  if (takeEarlySignals().some(s => exits.includes(s))) return 1
+  // and while the background copy starts: it is told to go too, as it would not have been forked
+  const told = new AbortController()
+  const exit = () => told.abort()
+  for (const s of exits) process.on(s, exit)
   // the log file was opened here; the background copy opens it again from /
   const childEnv = settings.logFile === undefined ? io.env : { ...io.env, AUTOSSH_LOGFILE: resolve(settings.logFile) }
-  const complaint = await detach(io.argv, childEnv)
+  const complaint = await detach(io.argv, childEnv, told.signal)
+  for (const s of exits) process.off(s, exit)
+  if (complaint === TOLD_TO_EXIT) return 1
   if (complaint === undefined) return 0
   writeAll(2, `autossh: ${complaint}\n`)
   return 1

@@ -12,8 +12,15 @@ export const READY = 'ready'
 // this very program: the background copy runs what the foreground ran
 const CLI = process.argv[1]!
 
-/** in the foreground: start the background copy; resolves with its complaint, or undefined once it runs */
-export const detach = async (argv: readonly string[], env: NodeJS.ProcessEnv): Promise<string | undefined> => {
+/** what the foreground says when it is told to exit before the background copy runs */
+export const TOLD_TO_EXIT = 'told to exit while starting'
+
+/**
+ * In the foreground: start the background copy; resolves with its complaint,
+ * or undefined once it runs. Aborted (the foreground told to exit meanwhile),
+ * the background copy is told to exit too, and it is a complaint.
+ */
+export const detach = async (argv: readonly string[], env: NodeJS.ProcessEnv, abort?: AbortSignal): Promise<string | undefined> => {
   // execa here, where its start-up cost is paid once by a process about to exit
   const { execa } = await import('execa')
   const child = execa(process.execPath, [...process.execArgv, CLI, ...argv], {
@@ -26,6 +33,9 @@ export const detach = async (argv: readonly string[], env: NodeJS.ProcessEnv): P
     reject: false,
     buffer: false,
   })
+  // a signal that came while execa loaded
+  if (abort?.aborted) child.kill('SIGTERM')
+  abort?.addEventListener('abort', () => child.kill('SIGTERM'), { once: true })
   return new Promise(resolve => {
     const pipe = child.stdio[3] as Readable
     let said = ''
@@ -35,7 +45,8 @@ export const detach = async (argv: readonly string[], env: NodeJS.ProcessEnv): P
     pipe.on('close', () => {
       child.unref()
       // the background copy said nothing only if it died before it could (a crash, a kill)
-      resolve(said === READY ? undefined : said.trim() || 'background process exited')
+      if (abort?.aborted) resolve(TOLD_TO_EXIT)
+      else resolve(said === READY ? undefined : said.trim() || 'background process exited')
     })
   })
 }

@@ -2,7 +2,7 @@
 import t from 'tap'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { alive, Fake, runAutossh, waitFor } from '../helpers/autossh.js'
+import { alive, Fake, runAutossh, start, waitFor } from '../helpers/autossh.js'
 
 t.test('-f returns 0 once the background copy runs; it is a session leader in /', async t => {
   const f = new Fake(['sleep'])
@@ -76,6 +76,26 @@ t.test('-f whose background copy dies without a word (killed before it reports):
   const r = await runAutossh(['-f', '-M', '0', 'h'], f.env({ NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${die}` }))
   t.equal(r.status, 1)
   t.equal(r.stderr, 'autossh: background process exited\n')
+  t.equal(f.runs().length, 0, 'no ssh')
+})
+
+t.test('-f: told to exit while the background copy starts: the foreground exits 1, the copy goes too, no ssh', async t => {
+  const f = new Fake(['sleep'])
+  t.teardown(() => f.cleanup())
+  // the background copy is held up before it can report, so the signal comes while the foreground waits for it
+  const slow = join(f.dir, 'slow.cjs')
+  const started = join(f.dir, 'started')
+  writeFileSync(
+    slow,
+    `if (process.env.AUTOSSH_DAEMON_READY_FD) { require('fs').writeFileSync(${JSON.stringify(started)}, String(process.pid)); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2000) }\n`,
+  )
+  const r = start(['-f', '-M', '0', 'h'], f.env({ NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${slow}` }))
+  t.teardown(() => r.child.kill('SIGKILL'))
+  const copy = Number(await waitFor(() => existsSync(started) && readFileSync(started, 'utf8'), 10000, 'the background copy'))
+  r.child.kill('SIGTERM')
+  t.equal(await r.done, 1, 'exit 1, as 1.4g killed before its fork')
+  await waitFor(() => !alive(copy), 10000, 'the background copy gone')
+  await new Promise(resolve => setTimeout(resolve, 500))
   t.equal(f.runs().length, 0, 'no ssh')
 })
 

@@ -20,7 +20,7 @@ export const TOLD_TO_EXIT = 'told to exit while starting'
  * or undefined once it runs. Aborted (the foreground told to exit meanwhile),
  * the background copy is told to exit too, and it is a complaint.
  */
-export const detach = async (argv: readonly string[], env: NodeJS.ProcessEnv, abort?: AbortSignal): Promise<string | undefined> => {
+export const detach = async (argv: readonly string[], env: NodeJS.ProcessEnv, abort: AbortSignal): Promise<string | undefined> => {
   // execa here, where its start-up cost is paid once by a process about to exit
   const { execa } = await import('execa')
   const child = execa(process.execPath, [...process.execArgv, CLI, ...argv], {
@@ -32,10 +32,10 @@ export const detach = async (argv: readonly string[], env: NodeJS.ProcessEnv, ab
     extendEnv: false,
     reject: false,
     buffer: false,
+    // SIGTERM to the copy when the foreground is told to exit, also if it was before the copy started
+    cancelSignal: abort,
+    forceKillAfterDelay: false,
   })
-  // a signal that came while execa loaded
-  if (abort?.aborted) child.kill('SIGTERM')
-  abort?.addEventListener('abort', () => child.kill('SIGTERM'), { once: true })
   return new Promise(resolve => {
     const pipe = child.stdio[3] as Readable
     let said = ''
@@ -45,7 +45,7 @@ export const detach = async (argv: readonly string[], env: NodeJS.ProcessEnv, ab
     pipe.on('close', () => {
       child.unref()
       // the background copy said nothing only if it died before it could (a crash, a kill)
-      if (abort?.aborted) resolve(TOLD_TO_EXIT)
+      if (abort.aborted) resolve(TOLD_TO_EXIT)
       else resolve(said === READY ? undefined : said.trim() || 'background process exited')
     })
   })

@@ -122,7 +122,7 @@ export type Phase =
   | { name: 'done' }
 
 /** why the next start waits other than by the backoff (now: at once, not counted as a quick try) */
-type Retry = { why: 'held'; port?: number } | { why: 'auth'; words: string } | { why: 'now'; reason: string }
+type Retry = { why: 'held' } | { why: 'auth'; words: string } | { why: 'now'; reason: string }
 
 /** a remote port the server still holds for an older session, over the restarts */
 export interface Held {
@@ -187,8 +187,8 @@ const finish = (s: State, actions: Action[], exit: 0 | 1): Step => [
   [...actions, status(s, 'stopping'), ...timersOff('lifetime', 'reask'), { type: 'exit', status: exit }],
 ]
 
-const quietTimers: Action[] = ['poll', 'early', 'settle'].map(timer => ({ type: 'disarm', timer }) as Action)
 const timersOff = (...timers: Timer[]): Action[] => timers.map(timer => ({ type: 'disarm', timer }))
+const quietTimers = timersOff('poll', 'early', 'settle')
 
 /** stop ssh; `after` says what comes once it has gone */
 const stop = (s: State, actions: Action[], after: After, reason: string): Step => [
@@ -231,7 +231,7 @@ const next = (s: State, now: number, plan: Plan, actions: Action[], random: () =
     // the port frees once the server lets go of the old session: quick tries at first, then
     // fewer logins the longer it is held (a server without ClientAliveInterval may hold it for hours)
     const heldMs = now - s.held!.since
-    const port = s.retry.port ?? '?'
+    const port = s.held!.port ?? '?'
     waitMs = heldPortWait(heldMs, random)
     more.push(trace(`remote port ${port} held for ${heldMs} ms: retrying in ${waitMs} ms, not by the backoff`))
     if (waitMs > HELD_QUICK_MAX_MS) {
@@ -402,7 +402,6 @@ const onProbe: On<'early' | 'settled' | 'poll' | 'probed'> = (s, e, now, plan) =
   }
 }
 
-/** what ssh said on its stderr: logged once per outage, and acted on */
 /** a refused -R port, held since the first refusal of a run of them: a pause longer than the pace of asking starts a new one */
 const holding = (held: Held | undefined, port: number | undefined, gap: number, now: number): Held => {
   const same = held !== undefined && held.port === port && now - held.last <= gap
@@ -438,6 +437,7 @@ const reask = (s: State): Step => {
   return stop({ ...asking, retry: { why: 'now', reason: words } }, [log(LOG_INFO, words)], { restart: true }, words)
 }
 
+/** what ssh said on its stderr: logged once per outage, and acted on */
 const onSaid: On<'ssh-said'> = (s, { said }, now, plan, random) => {
   let [told, actions] = once(s, said.about, LOG_INFO, said.words)
   switch (said.kind) {
@@ -460,7 +460,7 @@ const onSaid: On<'ssh-said'> = (s, { said }, now, plan, random) => {
       const monitor = plan.monitorRemotePort !== undefined && said.port === plan.monitorRemotePort
       actions = [...actions, ...hint]
       if (monitor) return unwatch({ ...hinted, monitorHeld: holding(s.monitorHeld, said.port, MONITOR_REASK_GAP_MS, now) }, actions, now, random)
-      told = { ...hinted, held: holding(s.held, said.port, HELD_PORT_GAP_MS, now), retry: { why: 'held', port: said.port } }
+      told = { ...hinted, held: holding(s.held, said.port, HELD_PORT_GAP_MS, now), retry: { why: 'held' } }
       break
     }
     case 'local-forward-failed':

@@ -32,7 +32,7 @@ export interface RunOptions {
   /** the same without the monitor's forwards, for when the server holds the monitor's port */
   unwatchedArgs?: readonly string[]
   /** before each start but the first: learn ssh's configuration again, for the argv and the forwards */
-  relearn?: () => Promise<{ sshArgs: readonly string[]; unwatchedArgs: readonly string[]; forwards?: Forwards }>
+  relearn?: () => Promise<{ sshArgs: readonly string[]; unwatchedArgs: readonly string[]; forwards: Forwards }>
   log: Logger
   /** the connection test, when monitoring */
   monitor?: Monitor
@@ -102,7 +102,7 @@ export const run = (o: RunOptions): Promise<0 | 1> =>
       if (starts++ > 0 && o.relearn) {
         const learnt = await o.relearn()
         args = learnt
-        if (learnt.forwards) dispatch({ type: 'configured', forwards: learnt.forwards })
+        dispatch({ type: 'configured', forwards: learnt.forwards })
       }
       try {
         const path = findExecutable(o.sshPath)

@@ -134,8 +134,8 @@ export const watchConnection = (emit: (e: LinkEvent) => void, opts: ConnWatchOpt
   const now = opts.now ?? (() => performance.now())
   const here = opts.addressHere ?? addressHere
   try {
-    readFileSync(`${proc}/self/net/snmp`, 'latin1')
-    readFileSync(`${proc}/self/net/tcp`, 'latin1')
+    // readable, not read: on a busy server the table alone is megabytes
+    for (const file of ['snmp', 'tcp']) closeSync(openSync(`${proc}/self/net/${file}`, 'r'))
   } catch (e) {
     opts.say?.(`ssh's connection is not watched: ${proc}/self/net cannot be read (${(e as Error).message})`)
     return { networkChanged() {}, close() {} }
